@@ -1,0 +1,24 @@
+"""hubtrain: PaddleHub's fine-tune Task API on paddle.Model.
+
+    import hubtrain as hub
+    task = hub.TextClassifierTask(feature=..., num_classes=2, config=hub.RunConfig(num_epoch=3))
+    task.finetune_and_eval(train, dev, test)
+"""
+__version__ = "0.1.0"
+
+from .config import RunConfig
+from .engine.checkpoint import CheckpointError
+from .metrics import Accuracy, HubMetric
+from .state import RunEnv, RunState, TrainControl, TrainState
+from .strategy import AdamWeightDecayStrategy, DefaultFinetuneStrategy, FinetuneStrategy
+from .tasks import (BaseTask, ClassifierTask, ImageClassifierTask, TextClassifierTask, create_img_cls_task,
+                    create_text_cls_task)
+from .zoo import FeatureRef
+
+__all__ = [
+    "RunConfig", "RunState", "RunEnv", "TrainState", "TrainControl", "CheckpointError",
+    "BaseTask", "ClassifierTask", "ImageClassifierTask", "TextClassifierTask",
+    "create_img_cls_task", "create_text_cls_task",
+    "FinetuneStrategy", "DefaultFinetuneStrategy", "AdamWeightDecayStrategy",
+    "HubMetric", "Accuracy", "FeatureRef",
+]

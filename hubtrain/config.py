@@ -1,0 +1,123 @@
+"""RunConfig: every option of a run, checked once, up front."""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, fields
+from typing import Any, Callable, Optional
+
+__all__ = ["RunConfig"]
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _positive_int(v: Any) -> bool:
+    return _is_int(v) and v > 0
+
+
+def _optional(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda v: v is None or check(v)
+
+
+def _one_of(*choices: Any) -> Callable[[Any], bool]:
+    return lambda v: v in choices
+
+
+# name -> (check, what an accepted value looks like)
+_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "use_cuda": (_optional(lambda v: isinstance(v, bool)), "True, False or None (GPU if one is visible)"),
+    "num_epoch": (_positive_int, "a whole number >= 1"),
+    "batch_size": (_positive_int, "a whole number >= 1"),
+    "strategy": (lambda v: v is None or hasattr(v, "build"), "a hubtrain strategy (e.g. hub.AdamWeightDecayStrategy()) or None"),
+    "log_interval": (_positive_int, "a whole number of steps >= 1"),
+    "eval_interval": (_optional(_positive_int), "a whole number of steps >= 1, or None (evaluate at the end only)"),
+    "save_ckpt_interval": (_optional(_positive_int), "a whole number of steps >= 1, or None (save at the end only)"),
+    "checkpoint_dir": (_optional(lambda v: isinstance(v, str) and v != ""), "a directory path, or None (ckpt_<timestamp>)"),
+    "use_data_parallel": (lambda v: isinstance(v, bool), "True or False"),
+    "seed": (lambda v: _is_int(v) and v >= 0, "a whole number >= 0"),
+    "max_steps": (_optional(_positive_int), "a whole number of steps >= 1, or None (run num_epoch epochs)"),
+    "accumulate_steps": (_positive_int, "a whole number >= 1"),
+    "grad_clip_norm": (_optional(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0),
+                       "a number > 0, or None (no clipping)"),
+    "use_amp": (lambda v: isinstance(v, bool), "True or False"),
+    "amp_level": (_one_of("O1", "O2"), "'O1' or 'O2'"),
+    "amp_dtype": (_one_of("float16", "bfloat16"), "'float16' or 'bfloat16'"),
+    "to_static": (lambda v: isinstance(v, bool), "True or False"),
+    "num_workers": (lambda v: _is_int(v) and v >= 0, "a whole number >= 0"),
+    "keep_checkpoint_max": (_positive_int, "a whole number >= 1"),
+    "shuffle": (lambda v: isinstance(v, bool), "True or False"),
+    "drop_last": (lambda v: isinstance(v, bool), "True or False"),
+    "use_vdl": (lambda v: isinstance(v, bool), "True or False"),
+}
+
+
+@dataclass(init=False)
+class RunConfig:
+    """How a task runs: devices, epochs, intervals, checkpoints and training controls.
+
+    Every option is keyword-only and checked when the config is made, so a typo fails
+    before any work starts rather than hours later.
+    """
+
+    use_cuda: Optional[bool] = None
+    num_epoch: int = 1
+    batch_size: int = 32
+    strategy: Any = None
+    log_interval: int = 10
+    eval_interval: Optional[int] = 100
+    save_ckpt_interval: Optional[int] = None
+    checkpoint_dir: Optional[str] = None
+    use_data_parallel: bool = True
+    seed: int = 42
+    max_steps: Optional[int] = None
+    accumulate_steps: int = 1
+    grad_clip_norm: Optional[float] = None
+    use_amp: bool = False
+    amp_level: str = "O1"
+    amp_dtype: str = "float16"
+    to_static: bool = False
+    num_workers: int = 0
+    keep_checkpoint_max: int = 3
+    shuffle: bool = True
+    drop_last: bool = False
+    use_vdl: bool = True
+
+    def __init__(self, **options: Any) -> None:
+        names = [f.name for f in fields(self)]
+        for key in options:
+            if key not in names:
+                near = difflib.get_close_matches(key, names, n=1)
+                hint = f" Did you mean '{near[0]}'?" if near else ""
+                raise ValueError(
+                    f"RunConfig got an unknown option '{key}'.{hint} "
+                    f"Accepted options: {', '.join(names)}."
+                )
+        for f in fields(self):
+            setattr(self, f.name, options.get(f.name, f.default))
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first option whose value is not accepted."""
+        for name, (check, accepted) in _RULES.items():
+            value = getattr(self, name)
+            if not check(value):
+                raise ValueError(f"RunConfig option '{name}' = {value!r} is not accepted: use {accepted}.")
+
+    @property
+    def device(self) -> str:
+        """'gpu' when asked for (or, with use_cuda=None, when one is visible), else 'cpu'."""
+        import paddle
+
+        has_gpu = paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
+        if self.use_cuda and not has_gpu:
+            raise ValueError(
+                "RunConfig option 'use_cuda' = True, but this paddle has no visible GPU: "
+                "install paddlepaddle-gpu on a machine with CUDA, or use use_cuda=None/False."
+            )
+        return "gpu" if (self.use_cuda is None and has_gpu) or self.use_cuda else "cpu"
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["strategy"] = repr(self.strategy) if self.strategy is not None else None
+        return out

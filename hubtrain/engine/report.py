@@ -1,0 +1,96 @@
+"""What a run tells people: log lines, a progress bar in a terminal, VisualDL scalars.
+
+In a terminal the bar redraws in place; anywhere else (a CI log, a pipe) only whole lines are
+written, so a log file never holds carriage returns.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Optional
+
+import paddle
+from tqdm import tqdm
+
+__all__ = ["logger", "log", "ScalarWriter", "ProgressBar", "is_main_process"]
+
+
+def is_main_process() -> bool:
+    return paddle.distributed.get_rank() == 0
+
+
+class _LineHandler(logging.Handler):
+    """Writes whole lines; through tqdm when a bar is on screen so the bar is not torn."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            tqdm.write(self.format(record), file=sys.stdout)
+        except Exception:  # a logging handler must never raise into the training loop
+            self.handleError(record)
+
+
+logger = logging.getLogger("hubtrain")
+if not logger.handlers:
+    _handler = _LineHandler()
+    _handler.setFormatter(logging.Formatter("[%(asctime)s] [%(tag)8s] - %(message)s"))
+    logger.addHandler(_handler)
+    logger.setLevel(os.environ.get("HUBTRAIN_LOG_LEVEL", "INFO"))
+    logger.propagate = False
+
+
+def log(tag: str, message: str, level: int = logging.INFO) -> None:
+    """One log line under a PaddleHub-style tag (TRAIN, EVAL, INFO, WARNING); main process only."""
+    if level >= logging.WARNING or is_main_process():
+        logger.log(level, message, extra={"tag": tag})
+
+
+class ScalarWriter:
+    """VisualDL scalars under `<checkpoint_dir>/visualdl`, opened on first use; silent when off."""
+
+    def __init__(self, logdir: str, enabled: bool = True) -> None:
+        self.logdir = logdir
+        self.enabled = enabled and is_main_process()
+        self._writer = None
+
+    def add(self, tag: str, value: float, step: int) -> None:
+        if not self.enabled:
+            return
+        if self._writer is None:
+            from visualdl import LogWriter
+
+            self._writer = LogWriter(logdir=self.logdir)
+        self._writer.add_scalar(tag=tag, value=float(value), step=step)
+
+    def add_all(self, prefix: str, scalars: dict, step: int) -> None:
+        for name, value in scalars.items():
+            self.add(f"{prefix}/{name}", value, step)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+class ProgressBar(paddle.callbacks.Callback):
+    """A tqdm bar over the run's training steps, shown only when stderr is a terminal."""
+
+    def __init__(self, enabled: Optional[bool] = None) -> None:
+        super().__init__()
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self._bar: Optional[tqdm] = None
+
+    def on_train_begin(self, logs=None) -> None:
+        state = self.model.train_state
+        if self.enabled and is_main_process():
+            self._bar = tqdm(total=state.total_steps, initial=state.global_step, unit="step",
+                             dynamic_ncols=True, leave=False)
+
+    def on_train_batch_end(self, step, logs=None) -> None:
+        if self._bar is not None:
+            self._bar.update(1)
+
+    def on_train_end(self, logs=None) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None

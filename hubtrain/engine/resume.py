@@ -1,0 +1,87 @@
+"""A task's full resume record: what goes into a checkpoint and how it comes back."""
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any, Optional
+
+from ..state import TrainState
+from .checkpoint import CheckpointError, CheckpointManager, capture_rng, network_signature, restore_rng
+from .report import log
+
+if TYPE_CHECKING:
+    from ..tasks.base import BaseTask
+
+__all__ = ["checkpoint_files", "restore_latest", "check_network"]
+
+
+def _stateful(callbacks: list) -> dict[str, Any]:
+    return {type(cb).__name__: cb for cb in callbacks if hasattr(cb, "state_dict") and hasattr(cb, "set_state_dict")}
+
+
+def checkpoint_files(task: "BaseTask", callbacks: list) -> tuple[dict[str, Any], dict]:
+    """The files of a checkpoint of `task` now, and the manifest's extra fields."""
+    state = task.train_state
+    state.callbacks = {name: cb.state_dict() for name, cb in _stateful(callbacks).items()}
+    files: dict[str, Any] = {
+        "model.pdparams": task.network.state_dict(),
+        "rng.pkl": capture_rng(),
+        "trainer_state.json": state.to_dict(),
+    }
+    if task._optimizer is not None:
+        files["optimizer.pdopt"] = task._optimizer.state_dict()
+    if task._scaler is not None:
+        files["scaler.pdscaler"] = task._scaler.state_dict()
+    meta = {"network": network_signature(files["model.pdparams"]), "task": type(task).__name__}
+    return files, meta
+
+
+def check_network(task: "BaseTask", manifest: dict, path: str) -> None:
+    """Refuse weights saved from another network, naming the first tensor that differs."""
+    saved = manifest.get("network")
+    if saved is None:
+        return
+    mine = network_signature(task.network.state_dict())
+    if saved == mine:
+        return
+    saved_map = {k: (s, d) for k, s, d in saved}
+    mine_map = {k: (s, d) for k, s, d in mine}
+    diff = next((f"'{k}' is {saved_map.get(k)} there but {mine_map.get(k)} here"
+                 for k in sorted(set(saved_map) | set(mine_map)) if saved_map.get(k) != mine_map.get(k)), "")
+    raise CheckpointError(
+        f"checkpoint {path} was written by a different network ({manifest.get('task', '?')}; {diff}). "
+        f"Point checkpoint_dir at a new directory, or move {path} away, to train this network."
+    )
+
+
+def restore_latest(task: "BaseTask", manager: CheckpointManager, callbacks: list) -> Optional[str]:
+    """Load the newest whole checkpoint into `task`; None when the directory has none.
+
+    Newer checkpoints that fail verification are reported and passed over; if none is usable
+    at all, refuse rather than start afresh over the user's files.
+    """
+    path, problems = manager.latest()
+    for problem in problems:
+        log("WARNING", f"{problem} Passing over it to an older checkpoint.", level=30)
+    if path is None:
+        if problems:
+            raise CheckpointError(
+                f"no usable checkpoint in {manager.root}: {problems[-1]} Move or delete the damaged "
+                f"step_* directories (or choose another checkpoint_dir) to start afresh."
+            )
+        return None
+    manifest = manager.verify(path)
+    check_network(task, manifest, path)
+    _, files = manager.load(path)
+    task.network.set_state_dict(files["model.pdparams"])
+    if task._optimizer is not None and "optimizer.pdopt" in files:
+        task._optimizer.set_state_dict(files["optimizer.pdopt"])
+    if task._scaler is not None and "scaler.pdscaler" in files:
+        task._scaler.load_state_dict(files["scaler.pdscaler"])
+    restore_rng(files["rng.pkl"])
+    saved = TrainState.from_dict(files["trainer_state.json"])
+    for name, cb in _stateful(callbacks).items():
+        if name in saved.callbacks:
+            cb.set_state_dict(saved.callbacks[name])
+    keep = {"total_steps": task.train_state.total_steps, "steps_per_epoch": task.train_state.steps_per_epoch}
+    task.train_state = dataclasses.replace(saved, **keep)
+    return path

@@ -1,0 +1,64 @@
+"""A batch sampler whose order is a pure function of (seed, epoch), so a run can stop and resume
+at any batch: paddle's samplers shuffle from a global RNG or from an epoch counter they
+advance themselves, so their order cannot be recovered after a restart."""
+from __future__ import annotations
+
+import math
+from typing import Iterator
+
+import numpy as np
+
+__all__ = ["ResumableBatchSampler"]
+
+
+class ResumableBatchSampler:
+    """Batches of dataset indices for one rank.
+
+    Under several ranks the order is padded by repeating its first indices until every rank
+    gets the same number of batches (as `paddle.io.DistributedBatchSampler` does), and rank r
+    takes batch positions r, r + nranks, ...; `real_size` says how many indices are real.
+    """
+
+    def __init__(self, num_samples: int, batch_size: int, shuffle: bool = False, drop_last: bool = False,
+                 seed: int = 0, nranks: int = 1, rank: int = 0) -> None:
+        self.num_samples = num_samples
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.seed = seed
+        self.nranks = nranks
+        self.rank = rank
+        self.epoch = 0
+        self.skip = 0
+
+    def set_epoch(self, epoch: int, skip: int = 0) -> None:
+        """Select the epoch's order and how many of this rank's batches to pass over."""
+        self.epoch = epoch
+        self.skip = skip
+
+    def _order(self) -> np.ndarray:
+        if self.shuffle:
+            return np.random.RandomState((self.seed * 100003 + self.epoch) % 2**32).permutation(self.num_samples)
+        return np.arange(self.num_samples)
+
+    def _batches_per_rank(self) -> int:
+        per_rank = math.ceil(self.num_samples / self.nranks)
+        return per_rank // self.batch_size if self.drop_last else math.ceil(per_rank / self.batch_size)
+
+    def batches_per_epoch(self) -> int:
+        return self._batches_per_rank()
+
+    def __iter__(self) -> Iterator[list[int]]:
+        order = self._order()
+        if self.nranks > 1:
+            per_rank = math.ceil(self.num_samples / self.nranks)
+            total = per_rank * self.nranks
+            if total > len(order):
+                order = np.concatenate([order, np.resize(order, total - len(order))])
+            order = order[self.rank::self.nranks]
+        n_batches = self._batches_per_rank()
+        for b in range(self.skip, n_batches):
+            yield order[b * self.batch_size:(b + 1) * self.batch_size].tolist()
+
+    def __len__(self) -> int:
+        return max(self._batches_per_rank() - self.skip, 0)

@@ -1,0 +1,87 @@
+"""One train, eval or predict step of a task, as hapi's dygraph adapter runs it, minus the
+per-step costs hapi pays: the whole network is not re-flagged `train()` every batch, metric
+counts stay on the device, and gradient accumulation and the LR schedule follow optimizer steps."""
+from __future__ import annotations
+
+from typing import Any
+
+import paddle
+from paddle.hapi.model import DynamicGraphAdapter, _update_input_info
+
+__all__ = ["TaskAdapter"]
+
+
+def _tensors(values: Any) -> list[paddle.Tensor]:
+    if values is None:
+        return []
+    values = values if isinstance(values, (list, tuple)) else [values]
+    return [v if isinstance(v, paddle.Tensor) else paddle.to_tensor(v) for v in values]
+
+
+def _as_list(values: Any) -> list:
+    return list(values) if isinstance(values, (list, tuple)) else [values]
+
+
+class TaskAdapter(DynamicGraphAdapter):
+    """hapi's dynamic-graph adapter with a task's step methods."""
+
+    def _set_mode(self, training: bool, mode: str) -> None:
+        net = self.model.network
+        if net.training != training:
+            net.train() if training else net.eval()
+        self.mode = mode
+
+    def _forward(self, inputs: list[paddle.Tensor]) -> list[paddle.Tensor]:
+        if self._input_info is None:
+            self._input_info = _update_input_info(inputs)
+        net = self.ddp_model if self._nranks > 1 and self.mode == "train" else self.model.network
+        return _as_list(net(*inputs))
+
+    def train_batch(self, inputs, labels=None, update=True):
+        task = self.model
+        assert task._optimizer, "model not ready, please call `model.prepare()` first"
+        self._set_mode(True, "train")
+        inputs, labels = _tensors(inputs), _tensors(labels)
+        task._check_batch("train", inputs, labels)
+        with task._autocast():
+            outputs = self._forward(inputs)
+        loss = task._compute_loss(outputs, labels)
+        accumulate = task._accumulate_steps()
+        scaled = loss / accumulate if accumulate > 1 else loss
+        scaler = task._scaler
+        (scaler.scale(scaled) if scaler is not None else scaled).backward()
+        if update and task._at_update_boundary():
+            task._optimizer_step()
+        metric_values = task._update_metrics(task._metrics, outputs, labels)
+        task._record_step([loss.detach()] + [o.detach() for o in outputs], len_of(inputs))
+        return ([loss.numpy()], metric_values) if task._metrics else [loss.numpy()]
+
+    def eval_batch(self, inputs, labels=None):
+        task = self.model
+        self._set_mode(False, "eval")
+        inputs, labels = _tensors(inputs), _tensors(labels)
+        task._check_batch("eval", inputs, labels)
+        outputs = self._forward(inputs)
+        results = list(outputs)
+        losses = []
+        if task._loss:
+            loss = task._compute_loss(outputs, labels)
+            losses = [loss.numpy()]
+            results = [loss] + results
+        metric_values = task._update_metrics(task._metrics, outputs, labels)
+        task._record_step(results, len_of(inputs))
+        if task._loss:
+            return (losses, metric_values) if task._metrics else losses
+        return metric_values
+
+    def predict_batch(self, inputs):
+        task = self.model
+        self._set_mode(False, "test")
+        inputs = _tensors(inputs)
+        outputs = self._forward(inputs)
+        task._record_step(task._postprocess(outputs), len_of(inputs))
+        return [o.numpy() for o in outputs]
+
+
+def len_of(inputs: list[paddle.Tensor]) -> int:
+    return int(inputs[0].shape[0]) if inputs else 0

@@ -1,0 +1,209 @@
+"""One training call of a task, start to end: loaders, optimizer, resume, callbacks, hapi's fit,
+and the checkpoint written on the way."""
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from typing import TYPE_CHECKING, Any, Optional, Sequence
+
+import numpy as np
+import paddle
+from paddle.io import DataLoader, Dataset
+
+from ..state import RunEnv, RunState, TrainState
+from .bridge import ControlDispatch, EventBridge, OptimizerStepLR
+from .checkpoint import CheckpointManager
+from .plan import TrainPlan
+from .report import ProgressBar, is_main_process, log
+from .resume import checkpoint_files, restore_latest
+from .sampler import ResumableBatchSampler
+
+if TYPE_CHECKING:
+    from ..tasks.base import BaseTask
+
+__all__ = ["run", "eval_loader", "save_checkpoint", "ExampleList", "EventBridge", "default_checkpoint_dir"]
+
+
+class ExampleList(Dataset):
+    """Raw examples for predict(data=...) without a reader: each example is a list of fields."""
+
+    def __init__(self, examples: Sequence) -> None:
+        super().__init__()
+        self.examples = [ex if isinstance(ex, (list, tuple)) else [ex] for ex in examples]
+
+    def __getitem__(self, index: int) -> list[np.ndarray]:
+        return [np.asarray(field) for field in self.examples[index]]
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+
+def is_writer() -> bool:
+    """Only one process writes checkpoints, best models and logs."""
+    return is_main_process()
+
+
+def default_checkpoint_dir() -> str:
+    """PaddleHub's ckpt_<timestamp> name."""
+    return time.strftime("ckpt_%Y%m%d%H%M%S")
+
+
+def _check_dataset(data: Any, phase: str) -> None:
+    if isinstance(data, DataLoader):
+        return
+    if not hasattr(data, "__getitem__") or not hasattr(data, "__len__"):
+        raise TypeError(f"the {phase} data must be a paddle.io.Dataset (with __getitem__ and __len__) or a "
+                        f"DataLoader; got {type(data).__name__}.")
+    if len(data) == 0:
+        raise ValueError(f"the {phase} dataset is empty (0 samples): check the file or split it was read from.")
+
+
+def _loader(task: "BaseTask", data: Any, batch_size: int, shuffle: bool, drop_last: bool, num_workers: int,
+            phase: str, seed: int, shard: bool) -> DataLoader:
+    _check_dataset(data, phase)
+    if isinstance(data, DataLoader):
+        return data
+    nranks = paddle.distributed.get_world_size() if shard else 1
+    rank = paddle.distributed.get_rank() if shard else 0
+    sampler = ResumableBatchSampler(len(data), batch_size, shuffle, drop_last, seed, nranks, rank)
+    if len(sampler) == 0:
+        raise ValueError(f"the {phase} dataset has {len(data)} samples, fewer than one batch of {batch_size} "
+                         f"with drop_last=True: lower batch_size or set drop_last=False.")
+    return DataLoader(data, batch_sampler=sampler, num_workers=num_workers, return_list=True,
+                      collate_fn=task._collate_fn())
+
+
+def eval_loader(task: "BaseTask", data: Any, batch_size: int, num_workers: int) -> DataLoader:
+    """Every sample once, in order (each process evaluates the whole split)."""
+    return _loader(task, data, batch_size, False, False, num_workers, "evaluation", 0, shard=False)
+
+
+def _build_env(task: "BaseTask", phase: str, make: Any) -> Any:
+    """Fire the build-env events around the first build of a phase."""
+    env = task._envs.setdefault(phase, RunEnv(phase))
+    first = not env.is_built
+    task._phases.append(phase)
+    try:
+        if first:
+            task._build_env_start_event()
+        env.loader = make()
+        if first and phase == "train" and task.config.to_static:
+            task.network.forward = paddle.jit.to_static(task.network.forward)
+        if first:
+            task._build_env_end_event()
+        env.is_built = True
+    finally:
+        task._phases.pop()
+    return env.loader
+
+
+def _seed_everything(seed: int) -> None:
+    paddle.seed(seed)
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def describe_run(task: "BaseTask") -> str:
+    state, plan = task.train_state, task._plan
+    strategy = task.config.strategy
+    optimizer = strategy.describe(math.ceil(state.total_steps / plan.accumulate)) if strategy is not None \
+        else type(task._optimizer).__name__
+    frozen = sum(1 for p in task.network.parameters() if p.stop_gradient)
+    where = f"checkpoints in {os.path.abspath(plan.checkpoint_dir)}" if plan.checkpoints else "no checkpoints"
+    start = f", resuming at step {state.global_step}" if state.global_step else ""
+    return (f"hubtrain finetune start: {state.total_steps} steps ({plan.epochs} epoch(s) x {state.steps_per_epoch}), "
+            f"batch {plan.batch_size}{' x ' + str(plan.accumulate) + ' accumulated' if plan.accumulate > 1 else ''}, "
+            f"{optimizer}, {frozen} frozen tensor(s), seed {state.seed}, {where}{start}")
+
+
+def save_checkpoint(task: "BaseTask") -> Optional[str]:
+    manager = task._manager()
+    if manager is None:
+        log("WARNING", "save_checkpoint() needs a checkpoint_dir: set RunConfig(checkpoint_dir=...).", level=30)
+        return None
+    task._last_save_step = task.train_state.global_step
+    if not is_writer():
+        return None
+    files, meta = checkpoint_files(task, task._callbacks)
+    path = manager.save(task.train_state.global_step, files, meta)
+    log("INFO", f"Saving model checkpoint to {path}")
+    return path
+
+
+def _make_optimizer(task: "BaseTask", total_steps: int, plan: TrainPlan) -> None:
+    if task._optimizer is not None:
+        return
+    from ..strategy import DefaultFinetuneStrategy
+
+    strategy = task.config.strategy or DefaultFinetuneStrategy()
+    task.config.strategy = strategy
+    clip = paddle.nn.ClipGradByGlobalNorm(task.config.grad_clip_norm) if task.config.grad_clip_norm else None
+    optimizer = strategy.build(task.network, math.ceil(total_steps / plan.accumulate), clip)
+    task.prepare(optimizer, task._loss, task._metrics or None)
+
+
+def run(task: "BaseTask", train_data: Any, plan: TrainPlan, callbacks: Any = None, eval_data: Any = None,
+        eval_freq: int = 1) -> list[RunState]:
+    """Train `task` as `plan` says, resuming from the newest checkpoint in its directory."""
+    if task.config.use_amp and task.config.device != "gpu":
+        log("WARNING", "use_amp=True has no effect on CPU: Paddle has no float16/bfloat16 kernels for it "
+            "here, so this run trains in float32.", level=30)
+    paddle.set_device(task.config.device)
+    task._plan = plan
+    task._scalars = None
+    task.train_state = TrainState(seed=task.config.seed)
+    task._last_eval_step = task._last_save_step = None
+    loader = _build_env(task, "train", lambda: _loader(task, train_data, plan.batch_size, plan.shuffle,
+                                                       plan.drop_last, plan.num_workers, "train",
+                                                       task.config.seed, shard=True))
+    state = task.train_state
+    state.steps_per_epoch = len(loader)
+    state.total_steps = plan.epochs * state.steps_per_epoch
+    if plan.max_steps:
+        state.total_steps = min(state.total_steps, plan.max_steps)
+    if task._loss is None and not task._metrics:
+        task.prepare(task._optimizer)
+    _make_optimizer(task, state.total_steps, plan)
+
+    user = list(callbacks) if isinstance(callbacks, (list, tuple)) else ([callbacks] if callbacks else [])
+    bridge = EventBridge(task, plan)
+    lr = [] if any(isinstance(c, paddle.callbacks.LRScheduler) for c in user) else [OptimizerStepLR()]
+    progress = [ProgressBar()] if plan.verbose else []
+    task._callbacks = [bridge, *lr, *progress, *user, ControlDispatch(bridge)]
+
+    manager = CheckpointManager(plan.checkpoint_dir, plan.keep_checkpoint_max) if plan.checkpoints else None
+    if manager is not None and is_writer():
+        manager.acquire()
+    try:
+        resumed = restore_latest(task, manager, task._callbacks) if manager is not None else None
+        if resumed:
+            log("INFO", f"Resuming from checkpoint {resumed} (step {task.train_state.global_step})")
+            if isinstance(train_data, DataLoader) and task.train_state.step_in_epoch:
+                log("WARNING", "a user DataLoader cannot be positioned mid-epoch: the resumed epoch starts "
+                    "from its beginning.", level=30)
+                task.train_state.step_in_epoch = 0
+        else:
+            _seed_everything(task.config.seed)
+        task._start_epoch()
+        remaining = task.train_state.total_steps - task.train_state.global_step
+        task._phase_data("train", train_data)
+        if remaining > 0:
+            evaluation = None if eval_data is None else eval_loader(task, eval_data, plan.batch_size,
+                                                                     plan.num_workers)
+            paddle.Model.fit(task, loader, eval_data=evaluation, epochs=plan.epochs, eval_freq=eval_freq, verbose=0, callbacks=task._callbacks,
+                             num_iters=remaining)
+        else:
+            for cb in task._callbacks:
+                cb.set_model(task)
+            bridge.on_train_begin()
+            bridge.on_train_end()
+    finally:
+        task.num_iters = None
+        task.stop_training = False
+        if manager is not None:
+            manager.release()
+        if task._scalars is not None:
+            task._scalars.close()
+    return bridge._all

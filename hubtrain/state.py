@@ -1,0 +1,124 @@
+"""Plain records of a run: per-step RunState, per-phase RunEnv, and the resumable TrainState."""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional
+
+import numpy as np
+
+__all__ = ["RunState", "RunEnv", "TrainState", "TrainControl"]
+
+
+def _to_numpy(value: Any) -> np.ndarray:
+    return value if isinstance(value, np.ndarray) else np.asarray(value.numpy() if hasattr(value, "numpy") else value)
+
+
+class RunState:
+    """What one step (or a run of steps) produced.
+
+    Results arrive as device tensors and are copied to the host only when someone reads
+    `run_results`, so a training step never waits on a device-to-host copy.
+    """
+
+    def __init__(self, length: int = 0) -> None:
+        self.run_time_begin = time.time()
+        self.run_time_used = 0.0
+        self.run_speed = 0.0
+        self.run_step = 0
+        self.run_examples = 0
+        self._results: list[Any] = [0] * length
+        self._host = True
+
+    @classmethod
+    def of_step(cls, examples: int, results: list[Any], time_begin: float) -> "RunState":
+        state = cls()
+        state.run_time_begin = time_begin
+        state.run_step = 1
+        state.run_examples = int(examples)
+        state._results = list(results)
+        state._host = False
+        return state.update()
+
+    @property
+    def run_results(self) -> list[Any]:
+        if not self._host:
+            self._results = [_to_numpy(r) for r in self._results]
+            self._host = True
+        return self._results
+
+    @run_results.setter
+    def run_results(self, value: list[Any]) -> None:
+        self._results = list(value)
+        self._host = True
+
+    def keep_only(self, n: int) -> None:
+        """Drop all but the first `n` results (keeps long runs' memory flat)."""
+        self._results = self._results[:n]
+
+    def update(self) -> "RunState":
+        self.run_time_used = time.time() - self.run_time_begin
+        self.run_speed = self.run_step / self.run_time_used if self.run_time_used > 0 else 0.0
+        return self
+
+    def __add__(self, other: "RunState") -> "RunState":
+        total = RunState()
+        total.run_time_begin = min(self.run_time_begin, other.run_time_begin)
+        total.run_step = self.run_step + other.run_step
+        total.run_examples = self.run_examples + other.run_examples
+        return total.update()
+
+    def __repr__(self) -> str:
+        return f"RunState(run_step={self.run_step}, run_examples={self.run_examples})"
+
+
+@dataclass
+class RunEnv:
+    """The state of one phase ('train', 'dev', 'test', 'predict', ...)."""
+
+    phase: str
+    current_step: int = 0
+    current_epoch: int = 0
+    dataset: Any = None
+    loader: Any = None
+    is_built: bool = False
+    run_states: list = field(default_factory=list)
+    result: Optional[dict] = None
+
+
+@dataclass
+class TrainState:
+    """Everything a checkpoint needs besides tensors to continue a run exactly."""
+
+    global_step: int = 0          # batches trained, across epochs
+    optimizer_step: int = 0       # parameter updates (differs with gradient accumulation)
+    epoch: int = 0                # epoch being run (0-based)
+    step_in_epoch: int = 0        # batches of `epoch` already trained
+    total_steps: int = 0          # batches the whole run will train
+    steps_per_epoch: int = 0
+    best_score: Optional[float] = None
+    best_metric: Optional[str] = None
+    best_step: Optional[int] = None
+    seed: int = 0
+    callbacks: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainState":
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+@dataclass
+class TrainControl:
+    """Flags set during a step; the event bridge acts on them and clears them."""
+
+    should_log: bool = False
+    should_evaluate: bool = False
+    should_save: bool = False
+    should_stop: bool = False
+
+    def reset(self) -> None:
+        self.should_log = self.should_evaluate = self.should_save = self.should_stop = False
