@@ -118,6 +118,19 @@ class CheckpointManager:
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self._lock_fd = fd
+        self._recover()
+
+    def _recover(self) -> None:
+        """Tidy what a killed writer left: put back a best model caught mid-swap, drop temporaries."""
+        best = os.path.join(self.root, BEST)
+        for name in sorted(os.listdir(self.root)):
+            path = os.path.join(self.root, name)
+            if not name.startswith(".tmp-"):
+                continue
+            if name.startswith(f".tmp-{BEST}-") and name.endswith(".old") and not os.path.exists(best):
+                os.rename(path, best)
+            else:
+                shutil.rmtree(path, ignore_errors=True)
 
     def release(self) -> None:
         if self._lock_fd is not None:

@@ -1,0 +1,77 @@
+"""A run killed with SIGKILL and started again ends with the same weights, bit for bit."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+SCRIPT = os.path.join(os.path.dirname(__file__), "scripts", "resume_run.py")
+
+
+def _env():
+    env = dict(os.environ, HUBTRAIN_LOG_LEVEL="INFO")
+    env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(SCRIPT), env.get("PYTHONPATH", "")])
+    return env
+
+
+def _run(ckpt, out, progress, pause="0.0"):
+    done = subprocess.run([sys.executable, SCRIPT, str(ckpt), str(out), str(progress), pause], env=_env(),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout
+
+
+def _start_and_kill(ckpt, out, progress, at_step):
+    proc = subprocess.Popen([sys.executable, SCRIPT, str(ckpt), str(out), str(progress), "0.03"], env=_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        try:
+            if int(open(progress).read() or 0) >= at_step:
+                break
+        except (FileNotFoundError, ValueError):
+            pass
+        assert proc.poll() is None, "the run ended before it could be killed"
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    return int(open(progress).read())
+
+
+def test_sigkill_mid_epoch_then_resume_is_bit_identical(tmp_path):
+    _run(tmp_path / "a", tmp_path / "a.npz", tmp_path / "a.progress")
+    straight = np.load(tmp_path / "a.npz")
+    assert int(straight["__step"]) == 114
+
+    killed_at = [_start_and_kill(tmp_path / "b", tmp_path / "b.npz", tmp_path / "b.progress", s) for s in (30, 61)]
+    assert all(0 < k < 114 for k in killed_at)
+    assert not (tmp_path / "b.npz").exists()
+    steps = sorted(int(p.name[5:]) for p in (tmp_path / "b").iterdir() if p.name.startswith("step_"))
+    assert steps and steps[-1] < 114
+
+    log = _run(tmp_path / "b", tmp_path / "b.npz", tmp_path / "b.progress")
+    assert f"Resuming from checkpoint" in log
+    resumed = np.load(tmp_path / "b.npz")
+    assert sorted(resumed.files) == sorted(straight.files)
+    for name in straight.files:
+        assert np.array_equal(resumed[name], straight[name]), name
+    # the last training weights too (the arrays above are the best model, loaded for the test split)
+    import paddle
+    last_a = paddle.load(str(tmp_path / "a" / "step_114" / "model.pdparams"))
+    last_b = paddle.load(str(tmp_path / "b" / "step_114" / "model.pdparams"))
+    for name, value in last_a.items():
+        assert np.array_equal(value.numpy(), last_b[name].numpy()), name
+
+
+def test_finished_run_started_again_trains_nothing_more(tmp_path):
+    _run(tmp_path / "c", tmp_path / "c1.npz", tmp_path / "c.progress")
+    log = _run(tmp_path / "c", tmp_path / "c2.npz", tmp_path / "c.progress")
+    assert "Resuming from checkpoint" in log and "(step 114)" in log
+    assert "[   TRAIN]" not in log
+    first, second = np.load(tmp_path / "c1.npz"), np.load(tmp_path / "c2.npz")
+    # the second run ends by loading the best model for the test split, as the first did
+    for name in first.files:
+        assert np.array_equal(first[name], second[name]), name
