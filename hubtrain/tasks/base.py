@@ -328,9 +328,9 @@ class BaseTask(paddle.Model):
         if phase in self._checked:
             return
         for spec, label in zip(self.labels, labels):
-            want = list(spec.shape)
+            want = [None if w in (None, -1) else w for w in spec.shape]
             got = list(label.shape)
-            if len(want) != len(got) or any(w not in (None, -1) and w != g for w, g in zip(want[1:], got[1:])):
+            if len(want) != len(got) or any(w is not None and w != g for w, g in zip(want[1:], got[1:])):
                 raise ValueError(
                     f"{phase} labels have shape {got}, but {type(self).__name__}._add_label() declares "
                     f"'{spec.name}' with shape {want}: make the dataset yield labels of that shape "

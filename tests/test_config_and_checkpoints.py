@@ -1,0 +1,195 @@
+"""RunConfig validation, checkpoint integrity, and bad input refused before anything is overwritten."""
+import os
+
+import numpy as np
+import paddle
+import pytest
+
+import hubtrain as hub
+from hubtrain.engine.checkpoint import CheckpointManager
+from tiny import Digits, mlp_backbone
+
+
+# ---------------------------------------------------------------- RunConfig
+def test_config_defaults_match_paddlehub():
+    c = hub.RunConfig()
+    assert (c.num_epoch, c.batch_size, c.log_interval, c.eval_interval, c.save_ckpt_interval) == (1, 32, 10, 100, None)
+    assert c.use_cuda is None and c.device == "cpu"
+
+
+@pytest.mark.parametrize("options, words", [
+    (dict(num_epohc=3), ["unknown option 'num_epohc'", "Did you mean 'num_epoch'", "batch_size"]),
+    (dict(batch_size=0), ["'batch_size' = 0", "whole number >= 1"]),
+    (dict(batch_size=2.5), ["'batch_size' = 2.5"]),
+    (dict(log_interval=-1), ["'log_interval' = -1"]),
+    (dict(use_cuda="yes"), ["'use_cuda' = 'yes'", "True, False or None"]),
+    (dict(amp_level="O3"), ["'amp_level' = 'O3'", "'O1' or 'O2'"]),
+    (dict(strategy="adam"), ["'strategy' = 'adam'", "hubtrain strategy"]),
+    (dict(seed=-3), ["'seed' = -3"]),
+])
+def test_config_rejects_bad_options_naming_them(options, words):
+    with pytest.raises(ValueError) as e:
+        hub.RunConfig(**options)
+    for w in words:
+        assert w in str(e.value)
+
+
+def test_config_use_cuda_true_without_gpu_is_a_clear_error():
+    with pytest.raises(ValueError, match="no visible GPU"):
+        hub.RunConfig(use_cuda=True).device
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda: hub.AdamWeightDecayStrategy(learning_rate=-1e-3), "learning_rate = -0.001"),
+    (lambda: hub.AdamWeightDecayStrategy(lr_scheduler="cosine"), "lr_scheduler = 'cosine'"),
+    (lambda: hub.DefaultFinetuneStrategy(optimizer_name="adamax2"), "optimizer_name = 'adamax2'"),
+    (lambda: hub.AdamWeightDecayStrategy(warmup_proportion=1.5), "warmup_proportion = 1.5"),
+])
+def test_strategy_rejects_bad_values(make, words):
+    with pytest.raises(ValueError, match=words.replace("(", r"\(")):
+        make()
+
+
+# ---------------------------------------------------------------- strategies
+def test_linear_warmup_decay_follows_the_formula(digits):
+    task = hub.ImageClassifierTask(feature=mlp_backbone(), num_classes=10)
+    opt = hub.AdamWeightDecayStrategy(learning_rate=0.1, warmup_proportion=0.2).build(task.network, 50)
+    sched = opt._learning_rate
+    seen = []
+    for _ in range(50):
+        seen.append(sched())
+        sched.step()
+    expected = [0.1 * (t + 1) / 10 if t < 10 else 0.1 * (50 - t) / 40 for t in range(50)]
+    np.testing.assert_allclose(seen, expected, rtol=1e-6)
+
+
+def test_weight_decay_spares_biases_and_norms():
+    net = paddle.nn.Sequential(paddle.nn.Linear(4, 4), paddle.nn.LayerNorm(4), paddle.nn.Linear(4, 2))
+    opt = hub.AdamWeightDecayStrategy(weight_decay=0.5).build(net, 10)
+    decayed = {p.name for p in net.parameters() if opt._apply_decay_param_fun(p.name)}
+    assert decayed == {net[0].weight.name, net[2].weight.name}
+
+
+def test_lr_schedule_steps_once_per_optimizer_step_under_accumulation(tmp_path, digits):
+    train = Digits(digits[0].x[:160], digits[0].y[:160])     # 10 batches of 16
+    config = hub.RunConfig(num_epoch=1, batch_size=16, accumulate_steps=4,
+                           strategy=hub.AdamWeightDecayStrategy(learning_rate=0.1, warmup_proportion=0.0))
+    task = hub.ImageClassifierTask(feature=mlp_backbone(), num_classes=10, config=config)
+    task.fit(train, batch_size=16, epochs=1, verbose=0, accumulate_grad_batches=4)
+    # 10 batches, updates after batches 4, 8 and 10 (the epoch's end)
+    assert task.train_state.optimizer_step == 3
+    assert task._optimizer._learning_rate.last_epoch == 3
+
+
+# ---------------------------------------------------------------- checkpoints
+def _finetuned(tmp_path, digits, **cfg):
+    train = Digits(digits[0].x[:64], digits[0].y[:64])
+    config = hub.RunConfig(num_epoch=1, batch_size=16, save_ckpt_interval=2, checkpoint_dir=str(tmp_path / "ck"), **cfg)
+    task = hub.ImageClassifierTask(feature=mlp_backbone(), num_classes=10, config=config)
+    task.finetune(train)
+    return task, train
+
+
+def test_checkpoint_has_manifest_and_keeps_newest(tmp_path, digits):
+    _finetuned(tmp_path, digits, keep_checkpoint_max=1)
+    names = sorted(os.listdir(tmp_path / "ck"))
+    assert [n for n in names if n.startswith("step_")] == ["step_4"]
+    assert not [n for n in names if n.startswith(".tmp")]
+    manifest = CheckpointManager(str(tmp_path / "ck")).verify(str(tmp_path / "ck" / "step_4"))
+    assert set(manifest["files"]) >= {"model.pdparams", "optimizer.pdopt", "rng.pkl", "trainer_state.json"}
+
+
+def test_truncated_newest_checkpoint_falls_back_to_previous(tmp_path, digits, capsys):
+    task, train = _finetuned(tmp_path, digits)
+    weights = tmp_path / "ck" / "step_4" / "model.pdparams"
+    weights.write_bytes(weights.read_bytes()[:100])
+    manager = CheckpointManager(str(tmp_path / "ck"))
+    path, problems = manager.latest()
+    assert path.endswith("step_2")
+    assert "truncated" in problems[0] and "step_4" in problems[0]
+
+
+def test_no_usable_checkpoint_is_an_error_and_nothing_is_overwritten(tmp_path, digits):
+    task, train = _finetuned(tmp_path, digits)
+    for step in ("step_2", "step_4"):
+        f = tmp_path / "ck" / step / "model.pdparams"
+        f.write_bytes(f.read_bytes()[:-10])
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "ck").rglob("*") if p.is_file() and p.name != ".lock"}
+    config = hub.RunConfig(num_epoch=2, batch_size=16, checkpoint_dir=str(tmp_path / "ck"))
+    again = hub.ImageClassifierTask(feature=mlp_backbone(), num_classes=10, config=config)
+    with pytest.raises(hub.CheckpointError, match="no usable checkpoint .*truncated.*Move or delete"):
+        again.finetune(train)
+    after = {p: p.stat().st_mtime_ns for p in (tmp_path / "ck").rglob("*") if p.is_file() and p.name != ".lock"}
+    assert before == after
+
+
+def test_checkpoint_of_another_network_is_refused(tmp_path, digits):
+    task, train = _finetuned(tmp_path, digits)
+    config = hub.RunConfig(num_epoch=2, batch_size=16, checkpoint_dir=str(tmp_path / "ck"))
+    other = hub.ImageClassifierTask(feature=mlp_backbone(), num_classes=10, hidden_units=[16], config=config)
+    with pytest.raises(hub.CheckpointError, match="different network.*new directory"):
+        other.finetune(train)
+    assert sorted(n for n in os.listdir(tmp_path / "ck") if n.startswith("step_")) == ["step_2", "step_4"]
+
+
+def test_second_run_on_the_same_directory_is_refused(tmp_path, digits):
+    manager = CheckpointManager(str(tmp_path / "ck"))
+    manager.acquire()
+    try:
+        train = Digits(digits[0].x[:64], digits[0].y[:64])
+        config = hub.RunConfig(num_epoch=1, batch_size=16, checkpoint_dir=str(tmp_path / "ck"))
+        task = hub.ImageClassifierTask(feature=mlp_backbone(), num_classes=10, config=config)
+        with pytest.raises(hub.CheckpointError, match=f"in use by another run \\(process {os.getpid()}\\)"):
+            task.finetune(train)
+    finally:
+        manager.release()
+
+
+def test_leftovers_of_a_killed_write_are_cleaned(tmp_path, digits):
+    task, train = _finetuned(tmp_path, digits)
+    (tmp_path / "ck" / ".tmp-step_6-999999").mkdir()
+    best = tmp_path / "ck" / "best_model"
+    best.mkdir()
+    (best / "x").write_text("1")
+    os.rename(best, tmp_path / "ck" / ".tmp-best_model-999999.old")
+    manager = CheckpointManager(str(tmp_path / "ck"))
+    manager.acquire()
+    manager.release()
+    names = os.listdir(tmp_path / "ck")
+    assert "best_model" in names and not [n for n in names if n.startswith(".tmp")]
+
+
+# ---------------------------------------------------------------- bad input
+def test_label_out_of_range_names_num_classes(tmp_path, digits):
+    train = Digits(digits[0].x[:64], digits[0].y[:64])
+    task = hub.ImageClassifierTask(feature=mlp_backbone(), num_classes=5,
+                                   config=hub.RunConfig(batch_size=16, checkpoint_dir=str(tmp_path / "ck")))
+    with pytest.raises(ValueError, match=r"outside \[0, 5\).*num_classes=5"):
+        task.finetune(train)
+    assert not [n for n in os.listdir(tmp_path / "ck") if n.startswith("step_")]
+
+
+def test_label_shape_that_disagrees_with_add_label(tmp_path, digits):
+    class FlatLabels(Digits):
+        def __getitem__(self, i):
+            return self.x[i], np.int64(self.y[i])
+
+    task = hub.ImageClassifierTask(feature=mlp_backbone(), num_classes=10, config=hub.RunConfig(batch_size=16))
+    with pytest.raises(ValueError, match=r"labels have shape \[16\].*_add_label\(\) declares 'label' with shape \[None, 1\]"):
+        task.fit(FlatLabels(digits[0].x[:64], digits[0].y[:64]), batch_size=16, verbose=0)
+
+
+def test_empty_dataset_is_refused(tmp_path):
+    task = hub.ImageClassifierTask(feature=mlp_backbone(), num_classes=10)
+    with pytest.raises(ValueError, match="the train dataset is empty"):
+        task.fit(Digits(np.zeros((0, 64), "float32"), np.zeros(0, "int64")), verbose=0)
+
+
+def test_feature_of_unknown_type_is_refused():
+    with pytest.raises(TypeError, match="feature must be"):
+        hub.ImageClassifierTask(feature="resnet", num_classes=10)
+
+
+def test_num_classes_must_be_sensible():
+    with pytest.raises(ValueError, match="num_classes = 1"):
+        hub.TextClassifierTask(feature=mlp_backbone(), num_classes=1)
