@@ -154,3 +154,36 @@ def test_control_flag_from_a_callback_stops_training(tmp_path, digits):
     train = Digits(digits[0].x[:100], digits[0].y[:100])
     task = _task(tmp_path)
     assert len(task.finetune(train, callbacks=[StopAt7()])) == 7
+
+
+def test_visualdl_scalars_and_plain_log_lines(tmp_path, digits, capsys):
+    import logging
+    from hubtrain.engine.report import logger
+
+    logger.setLevel(logging.INFO)
+    try:
+        train = Digits(digits[0].x[:100], digits[0].y[:100])
+        dev = Digits(digits[1].x[:30], digits[1].y[:30])
+        task = _task(tmp_path, eval_interval=10)
+        task.finetune_and_eval(train, dev)
+    finally:
+        logger.setLevel(logging.WARNING)
+    out = capsys.readouterr().out
+    assert "\r" not in out
+    assert "[   TRAIN] - step 4 / 20: loss=" in out and "[dev dataset evaluation result] loss=" in out
+    vdl = tmp_path / "ckpt" / "visualdl"
+    assert vdl.is_dir() and any(p.stat().st_size > 0 for p in vdl.rglob("*") if p.is_file())
+
+
+def test_to_static_trains_to_the_same_weights(tmp_path, digits):
+    train = Digits(digits[0].x[:100], digits[0].y[:100])
+    weights = []
+    for to_static in (False, True):
+        config = hub.RunConfig(num_epoch=1, batch_size=10, to_static=to_static,
+                               checkpoint_dir=str(tmp_path / f"static_{to_static}"))
+        task = hub.ImageClassifierTask(feature=mlp_backbone(), num_classes=10, config=config)
+        task.finetune(train)
+        assert isinstance(task.network.forward, paddle.jit.api.StaticFunction) == to_static
+        weights.append({k: v.numpy() for k, v in task.network.state_dict().items()})
+    for name, value in weights[0].items():
+        np.testing.assert_allclose(value, weights[1][name], rtol=1e-5, atol=1e-6)

@@ -385,9 +385,10 @@ def test_batch_methods_take_numpy_and_return_hapi_formats(data):
     assert not np.allclose(after, before[0])  # the step updated the weights
     assert task.network.training is False  # predict_batch runs in eval mode
 
-    # without metrics, hapi returns the losses list alone
+    # without metrics, hapi returns the losses list alone (metrics=None would mean the task's own)
     bare = make_task(seed=3)
-    bare.prepare(paddle.optimizer.SGD(learning_rate=0.0, parameters=bare.parameters()), SoftmaxWithCrossEntropy())
+    bare.prepare(paddle.optimizer.SGD(learning_rate=0.0, parameters=bare.parameters()),
+                 SoftmaxWithCrossEntropy(), metrics=[])
     assert bare._metrics == []
     res = bare.train_batch([x], [y])
     assert isinstance(res, list) and len(res) == 1 and isinstance(res[0], np.ndarray)
@@ -437,6 +438,7 @@ def test_export_right_after_training_is_an_inference_model(data, tmp_path):
     task = make_task(seed=5)
     prepare(task)
     task.fit(train, epochs=1, batch_size=BATCH, verbose=0)
+    assert task.network.training
     x = test.images[:16]
     path = str(tmp_path / "infer2" / "mnist")
     task.save(path, training=False)
@@ -445,3 +447,30 @@ def test_export_right_after_training_is_an_inference_model(data, tmp_path):
     outs = [(o[0] if isinstance(o, (list, tuple)) else o).numpy() for o in outs]
     np.testing.assert_allclose(outs[0], outs[1], rtol=0, atol=1e-6)
     np.testing.assert_allclose(outs[0], task.predict_batch([x])[0], rtol=0, atol=1e-5)
+
+
+class StaticMnist(Mnist):
+    """The guide's 8.1 network: forward decorated with @paddle.jit.to_static for export."""
+
+    @paddle.jit.to_static
+    def forward(self, inputs):
+        return super().forward(inputs)
+
+
+def test_export_with_a_to_static_backbone(data, tmp_path):
+    _, test = data
+    paddle.seed(11)
+    task = hub.ImageClassifierTask(feature=StaticMnist(), num_classes=10,
+                                   inputs=[InputSpec([None, 1, 28, 28], "float32", "image")],
+                                   config=hub.RunConfig(use_cuda=False))
+    prepare(task)
+    x, y = test.images[:32], test.labels[:32].reshape(-1, 1)
+    losses, _ = task.train_batch([x], [y])
+    assert np.isfinite(losses[0]).all()
+    expected = task.predict_batch([x])[0]
+
+    path = str(tmp_path / "infer3" / "mnist")
+    task.save(path, training=False)
+    got = paddle.jit.load(path)(paddle.to_tensor(x))
+    got = (got[0] if isinstance(got, (list, tuple)) else got).numpy()
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)

@@ -192,8 +192,10 @@ def run(task: "BaseTask", train_data: Any, plan: TrainPlan, callbacks: Any = Non
         if remaining > 0:
             evaluation = None if eval_data is None else eval_loader(task, eval_data, plan.batch_size,
                                                                      plan.num_workers)
-            paddle.Model.fit(task, loader, eval_data=evaluation, epochs=plan.epochs, eval_freq=eval_freq, verbose=0, callbacks=task._callbacks,
-                             num_iters=remaining)
+            # No num_iters for hapi: it counts eval batches against it too. The bridge stops the run
+            # at total_steps; the epochs left include a resumed, partly done one.
+            paddle.Model.fit(task, loader, eval_data=evaluation, epochs=plan.epochs - task.train_state.epoch,
+                             eval_freq=eval_freq, verbose=0, callbacks=task._callbacks)
         else:
             for cb in task._callbacks:
                 cb.set_model(task)

@@ -377,7 +377,10 @@ class BaseTask(paddle.Model):
         results = []
         for metric in metrics:
             computed = metric.compute(*(outputs + labels))
-            results.append(metric.update(*(computed if isinstance(computed, (list, tuple)) else [computed])))
+            computed = list(computed) if isinstance(computed, (list, tuple)) else [computed]
+            if not isinstance(metric, HubMetric):  # hapi hands other metrics numpy arrays
+                computed = [c.numpy() if isinstance(c, paddle.Tensor) else c for c in computed]
+            results.append(metric.update(*computed))
         return results
 
     def _record_step(self, results: list, examples: int) -> None:

@@ -1,6 +1,8 @@
 """TaskNet: a backbone, the feature it gives, and a task's head."""
 from __future__ import annotations
 
+import inspect
+import types
 from typing import Any, Optional
 
 import paddle
@@ -19,10 +21,34 @@ class TaskNet(nn.Layer):
         self.backbone = feature.backbone
         self.head = head
         self._output = feature.output
+        params = _named_inputs(feature.backbone)
+        if params:
+            # paddle.jit (to_static, jit.save) takes a forward's inputs from its signature and refuses
+            # *inputs: this instance's forward shows the backbone's named inputs instead.
+            forward = types.FunctionType(TaskNet.forward.__code__, TaskNet.forward.__globals__, "forward")
+            forward.__qualname__ = TaskNet.forward.__qualname__
+            forward.__signature__ = inspect.Signature(
+                [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD), *params])
+            self.forward = types.MethodType(forward, self)
 
     def forward(self, *inputs: paddle.Tensor) -> Any:
         out = self.backbone(*inputs)
         return self.head(out if self._output is None else out[self._output])
+
+
+def _named_inputs(backbone: nn.Layer) -> Optional[list[inspect.Parameter]]:
+    """The backbone forward's parameters, when they are all plain positional ones."""
+    forward = backbone.forward
+    forward = getattr(forward, "dygraph_function", forward)  # a @paddle.jit.to_static forward
+    try:
+        params = list(inspect.signature(forward).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    plain = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    if not params or any(p.kind not in plain for p in params):
+        return None
+    return [p.replace(kind=inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=inspect.Parameter.empty)
+            for p in params]
 
 
 class GlobalPool(nn.Layer):
