@@ -110,23 +110,29 @@ class EventBridge(paddle.callbacks.Callback):
             task._stop_after_this_batch()
         control.reset()
 
-    # -- evaluation ----------------------------------------------------------------------
-    def on_eval_begin(self, logs=None) -> None:
+    # -- evaluation and prediction -------------------------------------------------------
+    def _begin(self, phase: str) -> None:
         task = self.task
-        task._push_phase(task._pending_eval_phase or "dev")
+        task._push_phase(phase)
         task.env.run_states = []
         task.env.current_step = 0
-        task._eval_start_event()
 
-    def on_eval_batch_begin(self, step, logs=None) -> None:
+    def _batch_begin(self, step, logs=None) -> None:
         self._t0 = time.time()
 
-    def on_eval_batch_end(self, step, logs=None) -> None:
+    def _batch_end(self, step, logs=None) -> None:
         task = self.task
         run_state = task._take_step(self._t0)
         task.env.run_states.append(run_state)
         task.env.current_step += 1
         task._run_step_event(run_state)
+
+    on_eval_batch_begin = on_predict_batch_begin = _batch_begin
+    on_eval_batch_end = on_predict_batch_end = _batch_end
+
+    def on_eval_begin(self, logs=None) -> None:
+        self._begin(self.task._pending_eval_phase or "dev")
+        self.task._eval_start_event()
 
     def on_eval_end(self, logs=None) -> None:
         task = self.task
@@ -142,28 +148,13 @@ class EventBridge(paddle.callbacks.Callback):
         task._eval_end_event(env.run_states)
         task._pop_phase()
 
-    # -- prediction ----------------------------------------------------------------------
     def on_predict_begin(self, logs=None) -> None:
-        task = self.task
-        task._push_phase("predict")
-        task.env.run_states = []
-        task.env.current_step = 0
-        task._predict_start_event()
-
-    def on_predict_batch_begin(self, step, logs=None) -> None:
-        self._t0 = time.time()
-
-    def on_predict_batch_end(self, step, logs=None) -> None:
-        task = self.task
-        run_state = task._take_step(self._t0)
-        task.env.run_states.append(run_state)
-        task.env.current_step += 1
-        task._run_step_event(run_state)
+        self._begin("predict")
+        self.task._predict_start_event()
 
     def on_predict_end(self, logs=None) -> None:
-        task = self.task
-        task._predict_end_event(task.env.run_states)
-        task._pop_phase()
+        self.task._predict_end_event(self.task.env.run_states)
+        self.task._pop_phase()
 
 
 class ControlDispatch(paddle.callbacks.Callback):
