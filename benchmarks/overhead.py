@@ -324,13 +324,14 @@ def main(argv: Optional[list] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="few steps and repeats: a smoke run, not a measurement")
-    parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
+    parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu", help="where to train (paddle.set_device)")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     parser.add_argument("--workloads", default="mlp,transformer", help="comma-separated: mlp, transformer")
-    parser.add_argument("--mlp-steps", type=int, default=None)
-    parser.add_argument("--mlp-repeats", type=int, default=None)
-    parser.add_argument("--tf-steps", type=int, default=None)
-    parser.add_argument("--tf-repeats", type=int, default=None)
+    parser.add_argument("--mlp-steps", type=int, default=None, help="steps per measured MLP run (512)")
+    parser.add_argument("--mlp-repeats", type=int, default=None, help="measured MLP runs per contender (5)")
+    parser.add_argument("--tf-steps", type=int, default=None,
+                        help="steps per measured transformer run (12 on CPU, 80 on GPU)")
+    parser.add_argument("--tf-repeats", type=int, default=None, help="measured transformer runs per contender (3)")
     args = parser.parse_args(argv)
 
     if args.device == "gpu" and not (paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0):
