@@ -40,6 +40,13 @@ class RunState:
         state._host = False
         return state.update()
 
+    def result(self, index: int) -> Any:
+        """One result, copied to the host if it is not there yet (the others stay where they are)."""
+        value = self._results[index]
+        if not isinstance(value, np.ndarray):
+            value = self._results[index] = _to_numpy(value)
+        return value
+
     @property
     def run_results(self) -> list[Any]:
         if not self._host:

@@ -187,3 +187,19 @@ def test_to_static_trains_to_the_same_weights(tmp_path, digits):
         weights.append({k: v.numpy() for k, v in task.network.state_dict().items()})
     for name, value in weights[0].items():
         np.testing.assert_allclose(value, weights[1][name], rtol=1e-5, atol=1e-6)
+
+
+def test_training_metrics_survive_an_evaluation_mid_epoch(tmp_path, digits):
+    counts = {}
+
+    class Count(paddle.callbacks.Callback):
+        def on_train_batch_end(self, step, logs=None):
+            counts[self.model.train_state.global_step] = self.model._metrics[0].count
+
+    train = Digits(digits[0].x[:100], digits[0].y[:100])
+    dev = Digits(digits[1].x[:30], digits[1].y[:30])
+    task = _task(tmp_path, eval_interval=5, log_interval=100)
+    task.finetune_and_eval(train, dev, callbacks=[Count()])
+    # dev evaluated after step 5; the epoch's training count carries on (hapi would have reset it)
+    assert counts[5] == 50 and counts[6] == 60
+    assert task.last_result("dev") is not None

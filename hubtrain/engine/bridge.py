@@ -26,7 +26,7 @@ def weighted_loss(run_states: list[RunState]) -> float:
     examples = sum(rs.run_examples for rs in run_states)
     if not examples:
         return float("nan")
-    return sum(float(rs.run_results[0]) * rs.run_examples for rs in run_states) / examples
+    return sum(float(rs.result(0)) * rs.run_examples for rs in run_states) / examples
 
 
 class EventBridge(paddle.callbacks.Callback):
@@ -90,8 +90,7 @@ class EventBridge(paddle.callbacks.Callback):
         """The run states since the last log; kept (loss only) for the end-of-run event."""
         period, self._period = self._period, []
         for rs in period:
-            rs.run_results  # copy to the host now, once
-            rs.keep_only(1)
+            rs.keep_only(1)  # release the outputs before anything copies them
         self._all.extend(period)
         return period
 
@@ -137,7 +136,7 @@ class EventBridge(paddle.callbacks.Callback):
     def on_eval_end(self, logs=None) -> None:
         task = self.task
         env = task.env
-        result = {name: logs[name] for name in task._metric_names() if logs and name in logs}
+        result = {name: logs[name] for name in task._metrics_name() if logs and name in logs}
         if task._loss and env.run_states:
             result["loss"] = weighted_loss(env.run_states)
             if logs is not None:

@@ -53,8 +53,9 @@ class TaskAdapter(DynamicGraphAdapter):
         if update and task._at_update_boundary():
             task._optimizer_step()
         metric_values = task._update_metrics(task._metrics, outputs, labels)
-        task._record_step([loss.detach()] + [o.detach() for o in outputs], len_of(inputs))
-        return ([loss.numpy()], metric_values) if task._metrics else [loss.numpy()]
+        host_loss = loss.numpy()
+        task._record_step([host_loss] + [o.detach() for o in outputs], len_of(inputs))
+        return ([host_loss], metric_values) if task._metrics else [host_loss]
 
     def eval_batch(self, inputs, labels=None):
         task = self.model
@@ -65,9 +66,8 @@ class TaskAdapter(DynamicGraphAdapter):
         results = list(outputs)
         losses = []
         if task._loss:
-            loss = task._compute_loss(outputs, labels)
-            losses = [loss.numpy()]
-            results = [loss] + results
+            losses = [task._compute_loss(outputs, labels).numpy()]
+            results = losses + results
         metric_values = task._update_metrics(task._metrics, outputs, labels)
         task._record_step(results, len_of(inputs))
         if task._loss:

@@ -147,10 +147,11 @@ def _make_optimizer(task: "BaseTask", total_steps: int, plan: TrainPlan) -> None
 def run(task: "BaseTask", train_data: Any, plan: TrainPlan, callbacks: Any = None, eval_data: Any = None,
         eval_freq: int = 1) -> list[RunState]:
     """Train `task` as `plan` says, resuming from the newest checkpoint in its directory."""
-    if task.config.use_amp and task.config.device != "gpu":
+    if task.config.use_amp and task._device != "gpu":
         log("WARNING", "use_amp=True has no effect on CPU: Paddle has no float16/bfloat16 kernels for it "
             "here, so this run trains in float32.", level=30)
-    paddle.set_device(task.config.device)
+    task._device = task.config.device
+    paddle.set_device(task._device)
     task._plan = plan
     task._scalars = None
     task.train_state = TrainState(seed=task.config.seed)

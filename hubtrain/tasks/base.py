@@ -3,6 +3,7 @@ run events and PaddleHub-style runs (`finetune_and_eval`, `eval`, `predict(data=
 from __future__ import annotations
 
 import contextlib
+import logging
 import copy
 import inspect
 import math
@@ -18,7 +19,7 @@ from ..engine import training
 from ..engine.bridge import weighted_loss
 from ..engine.checkpoint import CheckpointManager
 from ..engine.plan import TrainPlan
-from ..engine.report import ScalarWriter, log
+from ..engine.report import ScalarWriter, log, logger
 from ..engine.resume import check_network
 from ..engine.steps import TaskAdapter
 from ..metrics import HubMetric
@@ -72,6 +73,7 @@ class BaseTask(paddle.Model):
         self._adapter = TaskAdapter(self)
         self._metrics: list = []
         self._scaler = None
+        self._device = "cpu"
         self._eval_metrics: list = []
         self.train_state = TrainState(seed=self.config.seed)
         self.control = TrainControl()
@@ -141,9 +143,6 @@ class BaseTask(paddle.Model):
 
     def _pop_phase(self) -> None:
         self._phases.pop()
-
-    def _metric_names(self) -> list[str]:
-        return self._metrics_name()
 
     # ------------------------------------------------------------------ data per phase
     @staticmethod
@@ -343,7 +342,7 @@ class BaseTask(paddle.Model):
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         cfg = self.config
-        if not cfg.use_amp or self.config.device != "gpu":
+        if not cfg.use_amp or self._device != "gpu":
             return contextlib.nullcontext()
         return paddle.amp.auto_cast(level=cfg.amp_level, dtype=cfg.amp_dtype)
 
@@ -475,6 +474,9 @@ class BaseTask(paddle.Model):
         log("DEBUG", "hubtrain predict finished.", level=10)
 
     def _log_interval_event(self, run_states: list[RunState]) -> None:
+        writer = self._scalar_writer()
+        if not writer.enabled and not logger.isEnabledFor(logging.INFO):
+            return
         state = self.train_state
         scores = {"loss": weighted_loss(run_states)} if self._loss else {}
         for metric in self._metrics:
@@ -488,7 +490,6 @@ class BaseTask(paddle.Model):
         text = " ".join(f"{k}={v:.5f}" for k, v in scores.items())
         lr_text = f" lr={lr:.3e}" if lr is not None else ""
         log("TRAIN", f"step {state.global_step} / {state.total_steps}: {text}{lr_text} [step/sec: {speed:.2f}]")
-        writer = self._scalar_writer()
         writer.add_all("train", scores, state.global_step)
         if lr is not None:
             writer.add("train/lr", lr, state.global_step)
@@ -511,7 +512,7 @@ class BaseTask(paddle.Model):
 
     # ------------------------------------------------------------------ PaddleHub introspection
     def metric_variable_names(self) -> list[str]:
-        return self._metric_names() if (self._loss is not None or self._metrics) else \
+        return self._metrics_name() if (self._loss is not None or self._metrics) else \
             ["loss"] + [m.name() for m in self._add_metrics()]
 
     def __repr__(self) -> str:
