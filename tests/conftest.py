@@ -20,3 +20,17 @@ def digits():
 @pytest.fixture
 def backbone():
     return mlp_backbone()
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_dir(tmp_path_factory):
+    """A real paddlenlp save_pretrained directory: BERT, 2 layers, hidden 32, a 40-word vocabulary."""
+    from tiny_text import write_tiny_bert
+    return write_tiny_bert(str(tmp_path_factory.mktemp("tiny_bert")))
+
+
+@pytest.fixture
+def hub_home(tmp_path, monkeypatch):
+    """An empty HUBTRAIN_HOME, so named modules and datasets are looked for there."""
+    monkeypatch.setenv("HUBTRAIN_HOME", str(tmp_path / "hub_home"))
+    return tmp_path / "hub_home"

@@ -1,0 +1,95 @@
+"""BaseReader: a dataset's examples -> a paddle.io.Dataset of model inputs, and the collate
+that batches them. Tasks ask a reader for `get_dataset(phase)`, `collate_fn` and
+`examples_dataset(raw)`; hapi's DataLoader (and its workers) does the rest."""
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator, Optional, Sequence
+
+import numpy as np
+from paddle.io import Dataset
+
+from .base import PHASES
+
+__all__ = ["BaseReader", "EncodedDataset"]
+
+
+class EncodedDataset(Dataset):
+    """Examples encoded on access (in DataLoader workers), or all at once when `eager`."""
+
+    def __init__(self, examples: Sequence[Any], encode: Callable[[Any], tuple], eager: bool = False) -> None:
+        super().__init__()
+        self.examples = list(examples)
+        self._encode = encode
+        self._encoded = [encode(ex) for ex in self.examples] if eager else None
+
+    def __getitem__(self, index: int) -> tuple:
+        if self._encoded is not None:
+            return self._encoded[index]
+        return self._encode(self.examples[index])
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+
+class BaseReader:
+    """Subclasses define `_encode(example, phase)` -> tuple of numpy arrays (inputs, then labels
+    unless phase is "predict") and `_example_from_raw(item)`; `collate_fn` stacks by default."""
+
+    eager = False  # encode a whole split up front (e.g. to count truncations once)
+
+    def __init__(self, dataset: Any = None) -> None:
+        self.dataset = dataset
+        self._datasets: dict[str, EncodedDataset] = {}
+
+    # ---------------------------------------------------------------- for subclasses
+    def _encode(self, example: Any, phase: str) -> tuple:
+        raise NotImplementedError(f"{type(self).__name__} must define _encode(example, phase)")
+
+    def _example_from_raw(self, item: Any, index: int) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must define _example_from_raw(item, index)")
+
+    def _after_encoding(self, dataset: EncodedDataset, phase: str) -> None:
+        """Called once a split is built (e.g. to report truncations)."""
+
+    # ---------------------------------------------------------------- what tasks use
+    def get_dataset(self, phase: str) -> Optional[EncodedDataset]:
+        phase = PHASES.get(phase, phase)
+        if phase not in self._datasets:
+            if self.dataset is None or not self.dataset.has_split(phase):
+                return None
+            examples = self.dataset.get_examples(phase)
+            built = EncodedDataset(examples, _Encoder(self, phase), eager=self.eager)
+            self._after_encoding(built, phase)
+            self._datasets[phase] = built
+        return self._datasets[phase]
+
+    def examples_dataset(self, data: Sequence[Any]) -> EncodedDataset:
+        """Raw items (PaddleHub's `predict(data=[["text"], ...])`) as a predict dataset."""
+        examples = [self._example_from_raw(item, i) for i, item in enumerate(data)]
+        return EncodedDataset(examples, _Encoder(self, "predict"), eager=self.eager)
+
+    def collate_fn(self, batch: Sequence[tuple]) -> list[np.ndarray]:
+        return [np.stack(field) for field in zip(*batch)]
+
+    def data_generator(self, batch_size: int = 1, phase: str = "train", shuffle: bool = True,
+                       data: Optional[Sequence[Any]] = None, return_list: bool = True) -> Callable[[], Iterator]:
+        """PaddleHub's generator of collated batches, for code that loops by hand."""
+        dataset = self.examples_dataset(data) if data is not None else self.get_dataset(phase)
+        if dataset is None:
+            raise ValueError(f"{type(self).__name__}: the dataset has no '{phase}' split.")
+
+        def generate() -> Iterator:
+            order = np.random.permutation(len(dataset)) if shuffle and phase == "train" else np.arange(len(dataset))
+            for start in range(0, len(order), batch_size):
+                yield self.collate_fn([dataset[int(i)] for i in order[start:start + batch_size]])
+        return generate
+
+
+class _Encoder:
+    """A picklable `encode(example)` for one phase (DataLoader workers may pickle it)."""
+
+    def __init__(self, reader: BaseReader, phase: str) -> None:
+        self.reader, self.phase = reader, phase
+
+    def __call__(self, example: Any) -> tuple:
+        return self.reader._encode(example, self.phase)

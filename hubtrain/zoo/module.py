@@ -1,0 +1,294 @@
+"""hub.Module: a pretrained backbone Layer, its preprocessing, and its named feature outputs."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import tempfile
+from typing import Any, Optional, Union
+
+import numpy as np
+import paddle
+from paddle.static import InputSpec
+
+from ..engine.report import log
+from . import registry
+from .feature import FeatureRef
+from .registry import ModuleUnavailableError, ZooEntry
+from .text import TextBackbone, is_pretrained_dir, load_text_model, text_input_specs
+from .vision import IMAGENET_MEAN, IMAGENET_STD, VisionBackbone, image_input_spec
+
+__all__ = ["Module", "MODULE_FILE"]
+
+MODULE_FILE = "hubtrain_module.json"
+_CONTEXT_OPTIONS = ("num_slots", "return_list", "version")
+
+
+class Module:
+    """`hub.Module(name=...)` or `hub.Module(directory=...)`.
+
+    A text module wraps a paddlenlp encoder and its tokenizer; a vision module a
+    paddle.vision.models network cut before its classifier. `context()` gives PaddleHub's
+    `(inputs, outputs, program)`, whose outputs are what tasks take as `feature`.
+    """
+
+    def __init__(self, name: Optional[str] = None, directory: Optional[str] = None, version: Optional[str] = None,
+                 pretrained: Union[bool, str] = True) -> None:
+        if (name is None) == (directory is None):
+            raise ValueError("pass exactly one of name=... (hub.zoo.list() names them) or directory=... "
+                             "(a module directory, e.g. one written by paddlenlp's save_pretrained).")
+        self.name = name or os.path.basename(os.path.normpath(directory))
+        self.version = version
+        self.directory: Optional[str] = None
+        self.info: dict = {}
+        self.tokenizer: Any = None
+        self.max_seq_len: Optional[int] = None
+        if directory is not None:
+            self._load_directory(directory)
+        else:
+            self._load_name(registry.get(name), pretrained)
+
+    # ------------------------------------------------------------------ loading
+    def _load_name(self, entry: ZooEntry, pretrained: Union[bool, str]) -> None:
+        if isinstance(pretrained, str):
+            if os.path.isdir(pretrained):
+                return self._load_directory(pretrained)
+            if entry.arch is None:
+                raise ValueError(f"pretrained={pretrained!r} is not a directory; a text module loads from a "
+                                 f"directory written by save_pretrained.")
+            return self._load_vision(entry.arch, {}, pretrained, {})
+        if pretrained is False and entry.arch is not None:
+            return self._load_vision(entry.arch, {}, None, {})
+        directory = entry.directory or (entry.cache_dir if _is_module_dir(entry.cache_dir) else None)
+        if directory is None:
+            directory = _obtain(entry)
+        self._load_directory(directory)
+        if pretrained is False:
+            self._reinitialise()
+
+    def _load_directory(self, directory: str) -> None:
+        directory = os.path.abspath(os.path.expanduser(directory))
+        if not os.path.isdir(directory):
+            raise FileNotFoundError(f"module directory not found: {directory}")
+        self.directory = directory
+        self.info = _read_info(directory)
+        kind = self.info.get("type") or ("text" if is_pretrained_dir(directory) else None)
+        if kind == "text":
+            self._load_text(directory)
+        elif kind == "vision":
+            arch = self.info.get("arch")
+            if not arch:
+                raise ValueError(f"{os.path.join(directory, MODULE_FILE)}: a vision module needs \"arch\" "
+                                 f"(a paddle.vision.models name such as \"mobilenet_v2\").")
+            weights = os.path.join(directory, self.info.get("weights", "model.pdparams"))
+            self._load_vision(arch, self.info.get("arch_kwargs", {}), weights, self.info)
+        else:
+            raise FileNotFoundError(
+                f"{directory} is not a module directory: expected paddlenlp's save_pretrained files "
+                f"(config.json or model_config.json, model_state.pdparams, vocab.txt/tokenizer_config.json) "
+                f"for a text module, or {MODULE_FILE} with \"type\": \"vision\" and its weights file.")
+
+    def _load_text(self, directory: str) -> None:
+        for needed, choices in (("a config", ("config.json", "model_config.json")),
+                                ("the weights", ("model_state.pdparams", "model.safetensors")),
+                                ("the tokenizer's vocabulary", ("vocab.txt", "tokenizer_config.json",
+                                                                "sentencepiece.bpe.model", "vocab.json"))):
+            if not any(os.path.exists(os.path.join(directory, c)) for c in choices):
+                raise FileNotFoundError(f"{directory}: missing {needed} ({' or '.join(choices)}); save the "
+                                        f"model and its tokenizer there with save_pretrained(directory).")
+        model, self.tokenizer = load_text_model(directory)
+        self.kind = "text"
+        self.backbone = TextBackbone(model, pooling=self.info.get("pooling", "cls"))
+        config = model.config
+        self.hidden_size = int(config.hidden_size)
+        self.max_position = int(getattr(config, "max_position_embeddings", 512))
+        self.max_seq_len = int(self.info.get("max_seq_len", min(128, self.max_position)))
+
+    def _load_vision(self, arch: str, arch_kwargs: dict, weights: Optional[str], info: dict) -> None:
+        self.kind = "vision"
+        self.backbone = VisionBackbone(arch, {k: v for k, v in arch_kwargs.items() if k != "num_classes"})
+        size = info.get("image_size", [224, 224])
+        self.image_height, self.image_width = (size, size) if isinstance(size, int) else size
+        self.mean = tuple(info.get("mean", IMAGENET_MEAN))
+        self.std = tuple(info.get("std", IMAGENET_STD))
+        if weights is not None:
+            if not os.path.exists(weights):
+                raise FileNotFoundError(f"weights file not found: {weights}")
+            unused = self.backbone.load_weights(paddle.load(weights), weights)
+            if unused:
+                log(f"{self.name}: {len(unused)} tensors of {os.path.basename(weights)} are not part of the "
+                    f"backbone (its ImageNet classifier) and were left out", "debug")
+
+    def _reinitialise(self) -> None:
+        """pretrained=False on a text name: the architecture, fresh weights."""
+        init = getattr(self.backbone.model, "init_weights", None)
+        if init is None:
+            raise ValueError(f"{self.name}: cannot re-initialise this model's weights.")
+        init()
+
+    # ------------------------------------------------------------------ PaddleHub's API
+    def context(self, trainable: bool = True, max_seq_len: Optional[int] = None, **options: Any
+                ) -> tuple[dict, dict, paddle.nn.Layer]:
+        """(inputs, outputs, program): inputs are InputSpecs by name (their `.name` makes PaddleHub's
+        feed_list), outputs are the features tasks take, program is the backbone Layer.
+        `trainable=False` freezes the backbone."""
+        unknown = sorted(set(options) - set(_CONTEXT_OPTIONS))
+        if unknown:
+            raise TypeError(f"context() got unknown option(s) {unknown}; it takes trainable, max_seq_len"
+                            f" and PaddleHub's {', '.join(_CONTEXT_OPTIONS)}.")
+        if options.get("num_slots", 1) != 1:
+            raise ValueError(f"{self.name}: num_slots={options['num_slots']} is for PaddleHub's matching "
+                             f"modules; this module has one input slot.")
+        self._set_trainable(trainable)
+        if self.kind == "text":
+            if max_seq_len is not None:
+                if not 2 <= int(max_seq_len) <= self.max_position:
+                    raise ValueError(f"max_seq_len={max_seq_len} is outside [2, {self.max_position}], the "
+                                     f"positions {self.name} was trained with.")
+                self.max_seq_len = int(max_seq_len)
+            specs = text_input_specs()
+            outputs = {"sequence_output": self._feature(0, "sequence_output", specs, self.hidden_size),
+                       "pooled_output": self._feature(1, "pooled_output", specs, self.hidden_size)}
+        else:
+            specs = image_input_spec(self.image_height, self.image_width)
+            outputs = {"feature_map": self._feature(0, "feature_map", specs, None),
+                       "pooled_feature": self._feature(1, "pooled_feature", specs, None)}
+        return {spec.name: spec for spec in specs}, outputs, self.backbone
+
+    def _feature(self, index: int, name: str, specs: list[InputSpec], dim: Optional[int]) -> FeatureRef:
+        return FeatureRef(self.backbone, index, dim=dim, input_spec=list(specs), name=name)
+
+    def as_feature(self) -> FeatureRef:
+        """What a task reads when given the module itself: pooled_output, or the feature map."""
+        _, outputs, _ = self.context(trainable=self.trainable)
+        return outputs["pooled_output" if self.kind == "text" else "feature_map"]
+
+    def _set_trainable(self, trainable: bool) -> None:
+        for param in self.backbone.parameters():
+            param.stop_gradient = not trainable
+        if isinstance(self.backbone, TextBackbone) and self.backbone.pooling == "mean":
+            # unused under mean pooling, so kept frozen (see TextBackbone)
+            for param in self.backbone.model.pooler.parameters():
+                param.stop_gradient = True
+
+    @property
+    def trainable(self) -> bool:
+        return any(not p.stop_gradient for p in self.backbone.parameters())
+
+    def get_vocab_path(self) -> Optional[str]:
+        if self.directory is None:
+            return None
+        path = os.path.join(self.directory, "vocab.txt")
+        return path if os.path.exists(path) else None
+
+    def get_spm_path(self) -> Optional[str]:
+        return None
+
+    def get_word_dict_path(self) -> Optional[str]:
+        return None
+
+    def get_expected_image_width(self) -> int:
+        return self._vision_only("image_width")
+
+    def get_expected_image_height(self) -> int:
+        return self._vision_only("image_height")
+
+    def get_pretrained_images_mean(self) -> np.ndarray:
+        return np.asarray(self._vision_only("mean"), dtype="float32")
+
+    def get_pretrained_images_std(self) -> np.ndarray:
+        return np.asarray(self._vision_only("std"), dtype="float32")
+
+    def _vision_only(self, attr: str) -> Any:
+        if self.kind != "vision":
+            raise AttributeError(f"{self.name} is a {self.kind} module; image sizes and statistics belong to "
+                                 f"vision modules.")
+        return getattr(self, attr)
+
+    # ------------------------------------------------------------------ saving
+    def save(self, directory: str) -> str:
+        """Write this module as a directory `hub.Module(directory=...)` loads (weights as they are now)."""
+        os.makedirs(os.path.dirname(os.path.abspath(directory)) or ".", exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix=".module-", dir=os.path.dirname(os.path.abspath(directory)))
+        try:
+            if self.kind == "text":
+                self.backbone.model.save_pretrained(tmp)
+                self.tokenizer.save_pretrained(tmp)
+                info = dict(self.info, type="text", pooling=self.backbone.pooling, max_seq_len=self.max_seq_len)
+            else:
+                paddle.save(self.backbone.body.state_dict(), os.path.join(tmp, "model.pdparams"))
+                info = dict(self.info, type="vision", arch=self.backbone.arch, weights="model.pdparams",
+                            image_size=[self.image_height, self.image_width], mean=list(self.mean),
+                            std=list(self.std))
+            with open(os.path.join(tmp, MODULE_FILE), "w", encoding="utf-8") as f:
+                json.dump(info, f, indent=2)
+            if os.path.exists(directory):
+                shutil.rmtree(directory)
+            os.replace(tmp, directory)
+        finally:
+            if os.path.exists(tmp):
+                shutil.rmtree(tmp)
+        return directory
+
+    def __repr__(self) -> str:
+        where = self.directory or "random weights"
+        return f"Module(name={self.name!r}, kind={self.kind!r}, from={where})"
+
+
+def _read_info(directory: str) -> dict:
+    path = os.path.join(directory, MODULE_FILE)
+    if not os.path.exists(path):
+        return {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            info = json.load(f)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc}); fix or delete the file.") from exc
+    if not isinstance(info, dict):
+        raise ValueError(f"{path}: expected a JSON object.")
+    return info
+
+
+def _is_module_dir(directory: str) -> bool:
+    return os.path.isdir(directory) and (os.path.exists(os.path.join(directory, MODULE_FILE))
+                                         or is_pretrained_dir(directory))
+
+
+def _network_reachable(host: str = "bj.bcebos.com", timeout: float = 2.0) -> bool:
+    """paddlenlp downloads from Baidu's object storage; ask once, quickly, before trying."""
+    if os.environ.get("HUBTRAIN_OFFLINE", "") not in ("", "0"):
+        return False
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def _obtain(entry: ZooEntry) -> str:
+    """Write `entry`'s module directory into the cache: built offline, or downloaded by paddlenlp."""
+    target = entry.cache_dir
+    builder = entry.builder()
+    if builder is not None:
+        log(f"{entry.name}: writing the module directory {target} (once)")
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        return builder(target)
+    if entry.paddlenlp_name is not None and _network_reachable():
+        from paddlenlp.transformers import AutoModel, AutoTokenizer
+        model = AutoModel.from_pretrained(entry.paddlenlp_name)
+        tokenizer = AutoTokenizer.from_pretrained(entry.paddlenlp_name)
+        os.makedirs(target, exist_ok=True)
+        model.save_pretrained(target)
+        tokenizer.save_pretrained(target)
+        return target
+    if entry.paddlenlp_name is not None:
+        raise ModuleUnavailableError(
+            f"cannot load {entry.name!r}: it is not in {target} and paddlenlp's model hub (name "
+            f"{entry.paddlenlp_name!r}) is unreachable from here. On a machine with a network, run "
+            f"paddlenlp.transformers.AutoModel.from_pretrained({entry.paddlenlp_name!r}).save_pretrained(DIR) and "
+            f"the same with AutoTokenizer, then copy DIR to {target} or pass hub.Module(directory=DIR).")
+    raise ModuleUnavailableError(
+        f"no pretrained weights for {entry.name!r} here. Put a module directory at {target} "
+        f"({MODULE_FILE} with \"type\": \"vision\", \"arch\": \"{entry.arch}\", and model.pdparams), pass "
+        f"pretrained=<a .pdparams file or module directory>, or use pretrained=False for random weights.")

@@ -1,0 +1,36 @@
+"""A tiny BERT and its vocabulary, written with paddlenlp's save_pretrained: a real module
+directory for tests, in seconds."""
+import os
+
+import paddle
+
+WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list("abcdefghijklmnopqrstuvwxyz") + [
+    "good", "great", "fine", "bad", "awful", "poor", "movie", "film", "the", "is", "was", "very", "not", "a"]
+
+
+def write_tiny_bert(directory, seed=0, max_position=64):
+    from paddlenlp.transformers import BertConfig, BertModel, BertTokenizer
+
+    os.makedirs(directory, exist_ok=True)
+    vocab = os.path.join(directory, "vocab.txt")
+    with open(vocab, "w", encoding="utf-8") as f:
+        f.write("\n".join(WORDS) + "\n")
+    paddle.seed(seed)
+    config = BertConfig(vocab_size=len(WORDS), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=max_position)
+    BertModel(config).save_pretrained(directory)
+    BertTokenizer(vocab, do_lower_case=True).save_pretrained(directory)
+    return directory
+
+
+def sentiment_rows(n, seed=0):
+    """Short English reviews whose label follows their words: a task a tiny BERT can learn."""
+    import random
+    rng = random.Random(seed)
+    pos, neg = ["good", "great", "fine"], ["bad", "awful", "poor"]
+    rows = []
+    for i in range(n):
+        label = i % 2
+        words = [rng.choice(pos if label else neg) for _ in range(rng.randint(1, 3))]
+        rows.append((f"the {rng.choice(['movie', 'film'])} was {' '.join(words)}", str(label)))
+    return rows
