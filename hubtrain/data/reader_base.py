@@ -36,6 +36,7 @@ class BaseReader:
     unless phase is "predict") and `_example_from_raw(item)`; `collate_fn` stacks by default."""
 
     eager = False  # encode a whole split up front (e.g. to count truncations once)
+    random_seed: Optional[int] = None  # seeds data_generator's shuffling when set
 
     def __init__(self, dataset: Any = None) -> None:
         self.dataset = dataset
@@ -66,7 +67,9 @@ class BaseReader:
     def examples_dataset(self, data: Sequence[Any]) -> EncodedDataset:
         """Raw items (PaddleHub's `predict(data=[["text"], ...])`) as a predict dataset."""
         examples = [self._example_from_raw(item, i) for i, item in enumerate(data)]
-        return EncodedDataset(examples, _Encoder(self, "predict"), eager=self.eager)
+        built = EncodedDataset(examples, _Encoder(self, "predict"), eager=self.eager)
+        self._after_encoding(built, "predict")
+        return built
 
     def collate_fn(self, batch: Sequence[tuple]) -> list[np.ndarray]:
         return [np.stack(field) for field in zip(*batch)]
@@ -79,7 +82,8 @@ class BaseReader:
             raise ValueError(f"{type(self).__name__}: the dataset has no '{phase}' split.")
 
         def generate() -> Iterator:
-            order = np.random.permutation(len(dataset)) if shuffle and phase == "train" else np.arange(len(dataset))
+            rng = np.random.RandomState(self.random_seed) if self.random_seed is not None else np.random
+            order = rng.permutation(len(dataset)) if shuffle and phase == "train" else np.arange(len(dataset))
             for start in range(0, len(order), batch_size):
                 yield self.collate_fn([dataset[int(i)] for i in order[start:start + batch_size]])
         return generate
