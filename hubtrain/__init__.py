@@ -13,12 +13,13 @@ from .state import RunEnv, RunState, TrainControl, TrainState
 from .strategy import AdamWeightDecayStrategy, DefaultFinetuneStrategy, FinetuneStrategy
 from .tasks import (BaseTask, ClassifierTask, ImageClassifierTask, TextClassifierTask, create_img_cls_task,
                     create_text_cls_task)
-from .zoo import FeatureRef
+from . import dataset, reader, zoo
+from .zoo import FeatureRef, Module
 
 __all__ = [
     "RunConfig", "RunState", "RunEnv", "TrainState", "TrainControl", "CheckpointError",
     "BaseTask", "ClassifierTask", "ImageClassifierTask", "TextClassifierTask",
     "create_img_cls_task", "create_text_cls_task",
     "FinetuneStrategy", "DefaultFinetuneStrategy", "AdamWeightDecayStrategy",
-    "HubMetric", "Accuracy", "FeatureRef",
+    "HubMetric", "Accuracy", "FeatureRef", "Module", "zoo", "dataset", "reader",
 ]

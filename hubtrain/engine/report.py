@@ -5,15 +5,16 @@ written, so a log file never holds carriage returns.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
-from typing import Optional
+from typing import Iterator, Optional
 
 import paddle
 from tqdm import tqdm
 
-__all__ = ["logger", "log", "ScalarWriter", "ProgressBar", "is_main_process"]
+__all__ = ["logger", "log", "ScalarWriter", "ProgressBar", "is_main_process", "quiet_paddlenlp"]
 
 
 def is_main_process() -> bool:
@@ -94,3 +95,17 @@ class ProgressBar(paddle.callbacks.Callback):
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+@contextlib.contextmanager
+def quiet_paddlenlp() -> Iterator[None]:
+    """paddlenlp logs a dozen coloured INFO lines per load; keep its warnings only."""
+    import paddlenlp.utils.log  # noqa: F401 - creates (and resets) paddlenlp's logger, so import first
+
+    nlp_logger = logging.getLogger("PaddleNLP")
+    level = nlp_logger.level
+    nlp_logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        nlp_logger.setLevel(level)

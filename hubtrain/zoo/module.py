@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import socket
@@ -12,7 +13,7 @@ import numpy as np
 import paddle
 from paddle.static import InputSpec
 
-from ..engine.report import log
+from ..engine.report import log, quiet_paddlenlp
 from . import registry
 from .feature import FeatureRef
 from .registry import ModuleUnavailableError, ZooEntry
@@ -117,8 +118,8 @@ class Module:
                 raise FileNotFoundError(f"weights file not found: {weights}")
             unused = self.backbone.load_weights(paddle.load(weights), weights)
             if unused:
-                log(f"{self.name}: {len(unused)} tensors of {os.path.basename(weights)} are not part of the "
-                    f"backbone (its ImageNet classifier) and were left out", "debug")
+                log("INFO", f"{self.name}: {len(unused)} tensors of {os.path.basename(weights)} are not part of "
+                    f"the backbone (its ImageNet classifier) and were left out", logging.DEBUG)
 
     def _reinitialise(self) -> None:
         """pretrained=False on a text name: the architecture, fresh weights."""
@@ -271,16 +272,16 @@ def _obtain(entry: ZooEntry) -> str:
     target = entry.cache_dir
     builder = entry.builder()
     if builder is not None:
-        log(f"{entry.name}: writing the module directory {target} (once)")
+        log("INFO", f"{entry.name}: writing the module directory {target} (once)")
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        return builder(target)
+        with quiet_paddlenlp():
+            return builder(target)
     if entry.paddlenlp_name is not None and _network_reachable():
-        from paddlenlp.transformers import AutoModel, AutoTokenizer
-        model = AutoModel.from_pretrained(entry.paddlenlp_name)
-        tokenizer = AutoTokenizer.from_pretrained(entry.paddlenlp_name)
+        model, tokenizer = load_text_model(entry.paddlenlp_name)
         os.makedirs(target, exist_ok=True)
-        model.save_pretrained(target)
-        tokenizer.save_pretrained(target)
+        with quiet_paddlenlp():
+            model.save_pretrained(target)
+            tokenizer.save_pretrained(target)
         return target
     if entry.paddlenlp_name is not None:
         raise ModuleUnavailableError(

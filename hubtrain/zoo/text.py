@@ -8,6 +8,8 @@ import paddle
 import paddle.nn as nn
 from paddle.static import InputSpec
 
+from ..engine.report import quiet_paddlenlp
+
 __all__ = ["TextBackbone", "TEXT_INPUTS", "text_input_specs", "load_text_model", "is_pretrained_dir"]
 
 # The readers' field order, which is also PaddleHub's feed_list order.
@@ -66,10 +68,11 @@ def load_text_model(source: str, pretrained: bool = True) -> tuple[nn.Layer, Any
     `import hubtrain`."""
     from paddlenlp.transformers import AutoModel, AutoTokenizer
 
-    if pretrained:
-        model = AutoModel.from_pretrained(source)
-    else:
-        from paddlenlp.transformers import AutoConfig
-        model = AutoModel.from_config(AutoConfig.from_pretrained(source))
-    tokenizer = AutoTokenizer.from_pretrained(source)
+    with quiet_paddlenlp():
+        if pretrained:
+            model = AutoModel.from_pretrained(source)
+        else:
+            from paddlenlp.transformers import AutoConfig
+            model = AutoModel.from_config(AutoConfig.from_pretrained(source))
+        tokenizer = AutoTokenizer.from_pretrained(source)
     return model, tokenizer

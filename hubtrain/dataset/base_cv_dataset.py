@@ -1,0 +1,4 @@
+"""PaddleHub's import path for BaseCVDataset."""
+from ..data.cv import BaseCVDataset
+
+__all__ = ["BaseCVDataset"]

@@ -1,0 +1,4 @@
+"""PaddleHub's import path for BaseNLPDataset."""
+from ..data.nlp import BaseNLPDataset
+
+__all__ = ["BaseNLPDataset"]
