@@ -155,3 +155,38 @@ def test_module_output_as_task_feature(tiny_bert_dir):
     vision = Module(name="mobilenet_v1", pretrained=False)
     image_task = hub.ImageClassifierTask(feature=vision.context()[1]["feature_map"], num_classes=4)
     assert image_task.feature_dim == 1024
+
+
+def test_offline_zoo_names_build_their_directories_once(hub_home):
+    """The real weights shipped in packages: built into HUBTRAIN_HOME on first use, then loaded."""
+    vision = Module(name="mobilenet_v2", pretrained=True)
+    assert os.path.exists(hub_home / "modules" / "mobilenet_v2" / "hubtrain_module.json")
+    _, outputs, program = vision.context(trainable=False)
+    program.eval()
+    feature_map, pooled = program(paddle.rand([1, 3, 96, 96]))
+    assert feature_map.shape == [1, 1280, 3, 3] and pooled.shape == [1, 1280]
+    assert not vision.trainable
+    again = Module(name="mobilenet_v2")  # from the cache now
+    for (name, a), (_, b) in zip(vision.backbone.state_dict().items(), again.backbone.state_dict().items()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=name)
+
+    text = Module(name="all-minilm-l6-v2")
+    assert text.hidden_size == 384 and text.backbone.pooling == "mean"
+    assert text.get_vocab_path().startswith(str(hub_home))
+    inputs, outputs, _ = text.context(max_seq_len=128)
+    pooler = text.backbone.model.pooler.dense.weight
+    assert pooler.stop_gradient, "an unused pooler must stay frozen"
+
+
+@pytest.mark.parametrize("family,model_class", [("ernie", "ErnieModel"), ("roberta", "RobertaModel")])
+def test_other_paddlenlp_families_load_from_directories(tmp_path, family, model_class):
+    from tiny_text import write_tiny_family
+
+    module = Module(directory=write_tiny_family(str(tmp_path / family), family))
+    assert type(module.backbone.model).__name__ == model_class
+    _, outputs, program = module.context(max_seq_len=32)
+    ids = paddle.to_tensor([[2, 36, 31, 3, 0]], dtype="int64")
+    seq, pooled = program(ids, paddle.arange(5).unsqueeze(0), paddle.zeros_like(ids),
+                          paddle.to_tensor([[1, 1, 1, 1, 0]], dtype="int64"))
+    assert seq.shape == [1, 5, 32] and pooled.shape == [1, 32]
+    assert module.tokenizer("good movie")["input_ids"][0] == 2  # [CLS]

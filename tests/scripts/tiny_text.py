@@ -34,3 +34,23 @@ def sentiment_rows(n, seed=0):
         words = [rng.choice(pos if label else neg) for _ in range(rng.randint(1, 3))]
         rows.append((f"the {rng.choice(['movie', 'film'])} was {' '.join(words)}", str(label)))
     return rows
+
+
+def write_tiny_family(directory, family):
+    """A tiny ERNIE or RoBERTa saved the same way: the zoo loads any paddlenlp family."""
+    from paddlenlp import transformers as T
+
+    model_cls, config_cls, tokenizer_cls = {
+        "ernie": (T.ErnieModel, T.ErnieConfig, T.ErnieTokenizer),
+        "roberta": (T.RobertaModel, T.RobertaConfig, T.RobertaChineseTokenizer),
+    }[family]
+    os.makedirs(directory, exist_ok=True)
+    vocab = os.path.join(directory, "vocab.txt")
+    with open(vocab, "w", encoding="utf-8") as f:
+        f.write("\n".join(WORDS) + "\n")
+    paddle.seed(0)
+    config = config_cls(vocab_size=len(WORDS), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=64, type_vocab_size=2)
+    model_cls(config).save_pretrained(directory)
+    tokenizer_cls(vocab).save_pretrained(directory)
+    return directory
