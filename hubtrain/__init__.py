@@ -13,6 +13,8 @@ from .state import RunEnv, RunState, TrainControl, TrainState
 from .strategy import AdamWeightDecayStrategy, DefaultFinetuneStrategy, FinetuneStrategy
 from .tasks import (BaseTask, ClassifierTask, ImageClassifierTask, TextClassifierTask, create_img_cls_task,
                     create_text_cls_task)
+from .tasks import (MultiLabelClassifierTask, ReadingComprehensionTask, RegressionTask, SequenceLabelTask,
+                    create_seq_label_task)
 from . import dataset, reader, zoo
 from .zoo import FeatureRef, Module
 
@@ -20,6 +22,8 @@ __all__ = [
     "RunConfig", "RunState", "RunEnv", "TrainState", "TrainControl", "CheckpointError",
     "BaseTask", "ClassifierTask", "ImageClassifierTask", "TextClassifierTask",
     "create_img_cls_task", "create_text_cls_task",
+    "MultiLabelClassifierTask", "SequenceLabelTask", "RegressionTask", "ReadingComprehensionTask",
+    "create_seq_label_task",
     "FinetuneStrategy", "DefaultFinetuneStrategy", "AdamWeightDecayStrategy",
     "HubMetric", "Accuracy", "FeatureRef", "Module", "zoo", "dataset", "reader",
 ]

@@ -1,7 +1,13 @@
 """Tasks: a backbone's feature, a head, a loss and metrics, as a paddle.Model."""
 from .base import BaseTask
 from .classifier import ClassifierTask, ImageClassifierTask, TextClassifierTask
-from .helpers import create_img_cls_task, create_text_cls_task
+from .helpers import create_img_cls_task, create_seq_label_task, create_text_cls_task
+from .multilabel import MultiLabelClassifierTask
+from .reading import ReadingComprehensionTask
+from .regression import RegressionTask
+from .sequence import SequenceLabelTask
 
 __all__ = ["BaseTask", "ClassifierTask", "ImageClassifierTask", "TextClassifierTask",
-           "create_img_cls_task", "create_text_cls_task"]
+           "create_img_cls_task", "create_text_cls_task",
+           "MultiLabelClassifierTask", "SequenceLabelTask", "RegressionTask", "ReadingComprehensionTask",
+           "create_seq_label_task"]

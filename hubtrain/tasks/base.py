@@ -10,7 +10,6 @@ import math
 import time
 from typing import Any, Iterator, Optional, Sequence
 
-import numpy as np
 import paddle
 from paddle.static import InputSpec
 
@@ -25,6 +24,7 @@ from ..engine.steps import TaskAdapter
 from ..metrics import HubMetric
 from ..state import RunEnv, RunState, TrainControl, TrainState
 from ..zoo.feature import FeatureRef, as_feature
+from . import introspect
 from .net import TaskNet, feature_dim as measure_feature_dim
 
 __all__ = ["BaseTask"]
@@ -45,6 +45,10 @@ class BaseTask(paddle.Model):
 
     default_metrics: Sequence[str] = ()
     allowed_metrics: Sequence[str] = ()
+    # Names of the network's outputs (further ones are output_<i>), for `variable(name)`; what
+    # `predict` reports (`_postprocess`) goes by `predict_output_names` when the task sets them.
+    output_names: Sequence[str] = ("logits",)
+    predict_output_names: Optional[Sequence[str]] = None
 
     def __init__(self, feature: Any, config: Optional[RunConfig] = None, data_reader: Any = None,
                  metrics_choices: Any = "default", inputs: Optional[list] = None,
@@ -62,11 +66,15 @@ class BaseTask(paddle.Model):
         head = self._build_net()
         head = head if isinstance(head, paddle.nn.Layer) else paddle.nn.Sequential(*head)
         self.labels = list(self._add_label() or [])
-        network = TaskNet(self.feature, head)
+        extra = list(self._extra_inputs())
+        network = TaskNet(self.feature, head, [e.name for e in extra])
         self._input_names = [s.name for s in specs] if specs else _forward_arg_names(self.feature.backbone)
+        self._input_names += [e.name for e in extra]
         guessed = specs is None
         if guessed:
-            specs = [InputSpec([None], "float32", name) for name in self._input_names]
+            names = self._input_names[:len(self._input_names) - len(extra)]
+            specs = [InputSpec([None], "float32", name) for name in names]
+        specs = list(specs) + extra
         super().__init__(network, specs, self.labels)
         if guessed:
             self._input_info = None  # learn the real shapes from the first batch
@@ -90,6 +98,10 @@ class BaseTask(paddle.Model):
         self._last_save_step: Optional[int] = None
         self._scalars: Optional[ScalarWriter] = None
         self._checkpoint_dir: Optional[str] = self.config.checkpoint_dir
+        self._last_values: dict = {}
+        self._last_scores: Any = []  # metric objects last updated, or the last evaluation's result
+        self._programs: dict = {}
+        self._add_metrics()  # a metric the task cannot compute is refused now, not at the first step
 
     # ------------------------------------------------------------------ network events
     def _build_net(self) -> paddle.nn.Layer | list:
@@ -97,6 +109,10 @@ class BaseTask(paddle.Model):
         raise NotImplementedError("a task must define _build_net() returning its head Layer(s)")
 
     def _add_label(self) -> list[InputSpec]:
+        return []
+
+    def _extra_inputs(self) -> list[InputSpec]:
+        """Inputs the head takes after the feature (fed after the backbone's inputs), e.g. seq_len."""
         return []
 
     def _add_loss(self) -> Any:
@@ -371,20 +387,38 @@ class BaseTask(paddle.Model):
         self._optimizer.clear_grad()
         self.train_state.optimizer_step += 1
 
-    @staticmethod
-    def _update_metrics(metrics: list, outputs: list, labels: list) -> list:
+    def _metric_inputs(self, outputs: list, labels: list) -> list:
+        """What each metric's `compute` takes: the network's outputs, then the labels."""
+        return outputs + labels
+
+    def _update_metrics(self, metrics: list, outputs: list, labels: list) -> list:
         results = []
+        self._last_scores = metrics
+        args = self._metric_inputs(outputs, labels) if metrics else []
         for metric in metrics:
-            computed = metric.compute(*(outputs + labels))
+            computed = metric.compute(*args)
             computed = list(computed) if isinstance(computed, (list, tuple)) else [computed]
             if not isinstance(metric, HubMetric):  # hapi hands other metrics numpy arrays
                 computed = [c.numpy() if isinstance(c, paddle.Tensor) else c for c in computed]
             results.append(metric.update(*computed))
         return results
 
+    def _reset_metrics(self) -> None:
+        """hapi resets the metrics after every epoch; their values are kept for `variable()` first."""
+        if self._metrics and self._last_scores is self._metrics:
+            self._last_scores = introspect.scores(self)
+        super()._reset_metrics()
+
     def _record_step(self, results: list, examples: int) -> None:
         self._step_record = (results, examples)
         self.outputs = results
+        predicting = getattr(self._adapter, "mode", None) == "test"
+        with_loss = not predicting and self._loss is not None and len(results) > 0
+        outputs = results[1:] if with_loss else results
+        names = (self.predict_output_names or self.output_names) if predicting else self.output_names
+        self._last_values.update({introspect.output_name(names, i): value for i, value in enumerate(outputs)})
+        if with_loss:
+            self._last_values["loss"] = results[0]
 
     def _take_step(self, time_begin: float) -> RunState:
         results, examples = self._step_record or ([], 0)
@@ -444,6 +478,7 @@ class BaseTask(paddle.Model):
         result = dict(self.env.result or {})
         steps = sum(rs.run_step for rs in run_states)
         used = time.time() - run_states[0].run_time_begin if run_states else 0.0
+        self._last_scores = result
         scores = " ".join(f"{k}={v:.5f}" for k, v in result.items())
         log("EVAL", f"[{self.phase} dataset evaluation result] {scores} [step/sec: {steps / used if used else 0:.2f}]")
         self._scalar_writer().add_all(f"{self.phase}", result, self.train_state.global_step)
@@ -452,10 +487,10 @@ class BaseTask(paddle.Model):
 
     def _track_best(self, result: dict) -> None:
         state = self.train_state
-        metric = next((m for m in self._eval_metrics if m.name() in result), None)
-        if metric is not None:
-            name, score = metric.name(), float(result[metric.name()])
-            higher = getattr(metric, "higher_is_better", True)
+        reported = [(m, n) for m in self._eval_metrics for n in introspect.metric_names([m]) if n in result]
+        if reported:
+            metric, name = reported[0]  # the first metric's (first) value decides
+            score, higher = float(result[name]), getattr(metric, "higher_is_better", True)
         elif "loss" in result:
             name, score, higher = "loss", float(result["loss"]), False
         else:
@@ -512,8 +547,31 @@ class BaseTask(paddle.Model):
 
     # ------------------------------------------------------------------ PaddleHub introspection
     def metric_variable_names(self) -> list[str]:
-        return self._metrics_name() if (self._loss is not None or self._metrics) else \
-            ["loss"] + [m.name() for m in self._add_metrics()]
+        """"loss" and the names the task's metrics report (a metric may report several)."""
+        metrics = (self._eval_metrics or self._metrics) if (self._loss is not None or self._metrics) \
+            else self._add_metrics()
+        return ["loss"] + introspect.metric_names(metrics)
+
+    def variable(self, name: str) -> Any:
+        """The last value of a loss, metric or network output, as numpy. After an evaluation the
+        loss and metrics are that split's (sample-weighted loss, metric over the split); during
+        or after training, the last step's loss and the metrics so far in the epoch."""
+        return introspect.variable(self, name)
+
+    def main_program(self) -> Any:
+        """The static Program of the network and its loss, traced in training mode with
+        `paddle.jit.to_static` from the input and label specs (built once, then cached)."""
+        return introspect.traced(self, "main").main_program
+
+    def inference_program(self) -> Any:
+        """The static Program of the network alone, traced in inference mode (dropout off)."""
+        return introspect.traced(self, "inference").main_program
+
+    def startup_program(self) -> Any:
+        """The startup Program of the traced main program: the ops that would create and
+        initialise the parameters in a static-graph executor. In dygraph the parameters already
+        exist and hold their (trained) values, so it is for inspection: running it would reset them."""
+        return introspect.traced(self, "main").startup_program
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(feature_dim={self.feature_dim}, metrics={self.metrics_choices})"

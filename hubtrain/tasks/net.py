@@ -3,37 +3,49 @@ from __future__ import annotations
 
 import inspect
 import types
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import paddle
 import paddle.nn as nn
 
-from ..zoo.feature import FeatureRef
+from ..zoo.feature import FeatureRef, as_feature
 
-__all__ = ["TaskNet", "GlobalPool", "feature_dim"]
+__all__ = ["TaskNet", "GlobalPool", "feature_dim", "fc_head", "with_signature", "sequence_feature_dim",
+           "as_sequence_feature"]
 
 
 class TaskNet(nn.Layer):
-    """backbone -> selected feature -> head. What hapi trains and `paddle.jit.save` exports."""
+    """backbone -> selected feature -> head. What hapi trains and `paddle.jit.save` exports.
 
-    def __init__(self, feature: FeatureRef, head: nn.Layer) -> None:
+    `extra_inputs` names inputs the head takes after the feature (e.g. a sequence length): the
+    network is fed the backbone's inputs, then these."""
+
+    def __init__(self, feature: FeatureRef, head: nn.Layer, extra_inputs: Sequence[str] = ()) -> None:
         super().__init__()
         self.backbone = feature.backbone
         self.head = head
         self._output = feature.output
+        self._extra = len(extra_inputs)
         params = _named_inputs(feature.backbone)
         if params:
+            params += [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD) for name in extra_inputs]
             # paddle.jit (to_static, jit.save) takes a forward's inputs from its signature and refuses
             # *inputs: this instance's forward shows the backbone's named inputs instead.
-            forward = types.FunctionType(TaskNet.forward.__code__, TaskNet.forward.__globals__, "forward")
-            forward.__qualname__ = TaskNet.forward.__qualname__
-            forward.__signature__ = inspect.Signature(
-                [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD), *params])
-            self.forward = types.MethodType(forward, self)
+            self.forward = with_signature(TaskNet.forward, self, params)
 
     def forward(self, *inputs: paddle.Tensor) -> Any:
-        out = self.backbone(*inputs)
-        return self.head(out if self._output is None else out[self._output])
+        split = len(inputs) - self._extra
+        out = self.backbone(*inputs[:split])
+        return self.head(out if self._output is None else out[self._output], *inputs[split:])
+
+
+def with_signature(function: Any, instance: nn.Layer, params: list[inspect.Parameter]) -> Any:
+    """`function` (taking *inputs) bound to `instance`, showing `params` as its signature."""
+    forward = types.FunctionType(function.__code__, function.__globals__, "forward")
+    forward.__qualname__ = function.__qualname__
+    forward.__signature__ = inspect.Signature(
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD), *params])
+    return types.MethodType(forward, instance)
 
 
 def _named_inputs(backbone: nn.Layer) -> Optional[list[inspect.Parameter]]:
@@ -62,7 +74,8 @@ class GlobalPool(nn.Layer):
         return x
 
 
-def _dry_run_dim(ref: FeatureRef) -> Optional[int]:
+def _dry_run_shape(ref: FeatureRef) -> Optional[list[int]]:
+    """The feature's shape on a batch of one fake input (length 8 where the spec leaves it free)."""
     specs = ref.input_spec
     if not specs:
         return None
@@ -74,7 +87,12 @@ def _dry_run_dim(ref: FeatureRef) -> Optional[int]:
         out = ref.select(ref.backbone(*fakes))
     if was_training:
         ref.backbone.train()
-    return int(out.shape[1])
+    return list(out.shape)
+
+
+def _dry_run_dim(ref: FeatureRef) -> Optional[int]:
+    shape = _dry_run_shape(ref)
+    return int(shape[1]) if shape else None
 
 
 def _last_weight_dim(layer: nn.Layer) -> Optional[int]:
@@ -95,3 +113,41 @@ def feature_dim(ref: FeatureRef, given: Optional[int] = None) -> int:
             f"to the task, or inputs=[paddle.static.InputSpec(...)] so a dry run can measure it."
         )
     return int(dim)
+
+
+def sequence_feature_dim(ref: FeatureRef, given: Optional[int], task: str) -> int:
+    """The hidden size of a per-token feature [N, T, H]; a pooled feature is refused."""
+    if ref.name == "pooled_output":
+        raise ValueError(f"{task} reads one vector per token: pass outputs['sequence_output'] of "
+                         f"module.context(...), not outputs['pooled_output'].")
+    shape = None if (given or ref.dim) else _dry_run_shape(ref)
+    if shape is not None and len(shape) != 3:
+        raise ValueError(f"{task} reads one vector per token, [batch, tokens, hidden], but the feature "
+                         f"has shape {shape}: pass outputs['sequence_output'] of module.context(...).")
+    dim = given or ref.dim or (shape[-1] if shape else None) or _last_weight_dim(ref.backbone)
+    if not dim:
+        raise ValueError(f"{task}: cannot tell the hidden size of the feature: pass feature_dim=<int>, or "
+                         f"inputs=[paddle.static.InputSpec(...)] so a dry run can measure it.")
+    return int(dim)
+
+
+def fc_head(feature_dim: int, hidden_units: Sequence[int], outputs: int, dropout: float = 0.0) -> list[nn.Layer]:
+    """Pool the feature, (dropout,) fc + ReLU per hidden size, then an fc to `outputs`."""
+    layers: list[nn.Layer] = [GlobalPool()]
+    if dropout:
+        layers.append(nn.Dropout(dropout))
+    size = feature_dim
+    for hidden in hidden_units:
+        layers += [nn.Linear(size, hidden), nn.ReLU()]
+        size = hidden
+    layers.append(nn.Linear(size, outputs,
+                            weight_attr=paddle.ParamAttr(initializer=nn.initializer.TruncatedNormal(std=0.02)),
+                            bias_attr=paddle.ParamAttr(initializer=nn.initializer.Constant(0.0))))
+    return layers
+
+
+def as_sequence_feature(feature: Any) -> FeatureRef:
+    """A per-token feature: a hub.Module gives its sequence_output (its default is pooled_output)."""
+    if hasattr(feature, "context") and not isinstance(feature, (nn.Layer, FeatureRef)):
+        return feature.context(trainable=feature.trainable)[1]["sequence_output"]
+    return as_feature(feature)

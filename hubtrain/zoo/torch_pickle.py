@@ -173,7 +173,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
                 f"hold tensors. Re-save the weights with torch.save(model.state_dict(), path).")
         if pid[0] != "storage" or len(pid) not in (5, 6):
             raise CheckpointFormatError(f"{self.source}: unexpected persistent id {pid[:1]!r}")
-        storage_type, key, _location, numel = pid[1], str(pid[2]), pid[3], int(pid[4])
+        storage_type, key, numel = pid[1], str(pid[2]), int(pid[4])  # pid[3]: device, unused
         if not isinstance(storage_type, _StorageType):
             raise CheckpointFormatError(f"{self.source}: storage {key} has no storage type")
         root = self.storages.setdefault(key, _Storage(key, storage_type, numel))

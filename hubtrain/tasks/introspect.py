@@ -1,0 +1,127 @@
+"""What a task shows of itself, as PaddleHub's Task did: the last value of a named loss, metric
+or output, and its network traced into static Programs."""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+import paddle
+import paddle.nn as nn
+
+from .net import with_signature
+
+if TYPE_CHECKING:
+    from .base import BaseTask
+
+__all__ = ["output_name", "metric_names", "scores", "variable", "traced", "Traced"]
+
+
+def output_name(names: Sequence[str], index: int) -> str:
+    return names[index] if index < len(names) else f"output_{index}"
+
+
+def _as_list(value: Any) -> list:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def metric_names(metrics: Sequence[Any]) -> list[str]:
+    """The names metrics report, a metric reporting several values giving several names."""
+    return [name for metric in metrics for name in _as_list(metric.name())]
+
+
+def scores(task: "BaseTask") -> dict:
+    """The last evaluation's result, or the running values of the metrics last updated."""
+    source = task._last_scores
+    if isinstance(source, dict):
+        return dict(source)
+    scores: dict = {}
+    for metric in source:
+        scores.update(zip(_as_list(metric.name()), _as_list(metric.accumulate())))
+    return scores
+
+
+def _numpy(value: Any) -> np.ndarray:
+    return value.numpy() if isinstance(value, paddle.Tensor) else np.asarray(value)
+
+
+def variable(task: "BaseTask", name: str) -> np.ndarray:
+    """See BaseTask.variable."""
+    found = scores(task)
+    if name in found:
+        return np.asarray(found[name])
+    if name in task._last_values:
+        return _numpy(task._last_values[name])
+    outputs = list(task.output_names) + list(task.predict_output_names or [])
+    known = list(dict.fromkeys(task.metric_variable_names() + outputs + list(task._last_values)))
+    if name in known:
+        raise ValueError(f"{type(task).__name__}.variable('{name}') has no value yet: run finetune, eval or "
+                         f"predict first.")
+    raise ValueError(f"{type(task).__name__} has no variable '{name}'; known: {', '.join(known)}.")
+
+
+@dataclass
+class Traced:
+    """A network traced by `paddle.jit.to_static`: its Programs and the specs it was traced with."""
+
+    main_program: Any
+    startup_program: Any
+    input_spec: list
+
+
+class _Graph(nn.Layer):
+    """The network, and its loss when labels are fed, as one Layer to trace."""
+
+    def __init__(self, network: nn.Layer, loss: Any, num_inputs: int) -> None:
+        super().__init__()
+        self.network = network
+        self._loss_fn = loss
+        self._num_inputs = num_inputs
+
+    def forward(self, *fed: paddle.Tensor) -> Any:
+        inputs, labels = list(fed[:self._num_inputs]), list(fed[self._num_inputs:])
+        outputs = self.network(*inputs)
+        outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+        if not labels:
+            return outputs
+        losses = self._loss_fn(*(outputs + labels))
+        losses = list(losses) if isinstance(losses, (list, tuple)) else [losses]
+        loss = losses[0] if len(losses) == 1 else paddle.add_n(losses)
+        return [loss] + outputs
+
+
+def traced(task: "BaseTask", kind: str) -> Traced:
+    """The task's network traced once per kind: "main" (training mode, network and loss, fed
+    inputs then labels) or "inference" (eval mode, network only)."""
+    if kind in task._programs:
+        return task._programs[kind]
+    if task._input_info is None:
+        raise ValueError(f"{type(task).__name__}: the input shapes are not known yet, so the network cannot be "
+                         f"traced: build the task with inputs=[paddle.static.InputSpec(...)] (a module's feature "
+                         f"carries them), or run a batch first (finetune, eval or predict).")
+    inputs = list(task._inputs)
+    specs = inputs + (list(task.labels) if kind == "main" else [])
+    loss = None
+    if kind == "main":
+        loss = task._loss if task._loss is not None else task._add_loss()
+        if loss is None:
+            raise ValueError(f"{type(task).__name__} has no loss (_add_loss() returned None): the main program "
+                             f"holds the network and its loss; use inference_program() for the network alone.")
+    graph = _Graph(task.network, loss, len(inputs))
+    params = [inspect.Parameter(spec.name, inspect.Parameter.POSITIONAL_OR_KEYWORD) for spec in specs]
+    forward = with_signature(_Graph.forward, graph, params)
+    was_training = task.network.training
+    task.network.train() if kind == "main" else task.network.eval()
+    try:
+        static = paddle.jit.to_static(forward, input_spec=specs, full_graph=True)
+        concrete = static.concrete_program
+    except Exception as e:  # tracing runs user code: say which task and step failed
+        raise RuntimeError(f"{type(task).__name__}: tracing the network with paddle.jit.to_static failed "
+                           f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); every step of "
+                           f"the forward (and loss) must be paddle tensor operations.") from e
+    finally:
+        task.network.train() if was_training else task.network.eval()
+    result = Traced(concrete.main_program, concrete.startup_program, specs)
+    task._programs[kind] = result
+    return result
