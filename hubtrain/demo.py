@@ -81,7 +81,7 @@ def digits(checkpoint_dir: str = "runs/demo-digits", epochs: int = 6) -> dict:
     return results
 
 
-def bbc_news(checkpoint_dir: str = "runs/demo", epochs: int = 1, batch_size: int = 16, max_seq_len: int = 128,
+def bbc_news(checkpoint_dir: str = "runs/demo", epochs: int = 2, batch_size: int = 16, max_seq_len: int = 256,
              learning_rate: float = 1e-4, max_steps: Optional[int] = None) -> dict:
     """all-MiniLM-L6-v2 fine-tuned on BBC News (1,781 train / 223 dev / 221 test articles)."""
     import hubtrain as hub
@@ -120,11 +120,14 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     parser.add_argument("--task", choices=("bbc-news", "digits"), default="bbc-news")
     parser.add_argument("--checkpoint-dir", default=None, help="where checkpoints and logs go")
     parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--max-seq-len", type=int, default=256, help="tokens per article (BBC News)")
+    parser.add_argument("--learning-rate", type=float, default=1e-4)
     parser.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (a smoke run)")
     args = parser.parse_args(argv)
     if args.task == "digits":
         return digits(args.checkpoint_dir or "runs/demo-digits", args.epochs or 6)
-    return bbc_news(args.checkpoint_dir or "runs/demo", args.epochs or 1, max_steps=args.max_steps)
+    return bbc_news(args.checkpoint_dir or "runs/demo", args.epochs or 2, max_seq_len=args.max_seq_len,
+                    learning_rate=args.learning_rate, max_steps=args.max_steps)
 
 
 if __name__ == "__main__":
