@@ -101,9 +101,13 @@ class BaseTask(paddle.Model):
         self._last_values: dict = {}
         self._last_scores: Any = []  # metric objects last updated, or the last evaluation's result
         self._programs: dict = {}
-        self._add_metrics()  # a metric the task cannot compute is refused now, not at the first step
+        self._check_metrics()
 
     # ------------------------------------------------------------------ network events
+    def _check_metrics(self) -> None:
+        """Refuse a metric the task cannot compute now, not at the first step."""
+        self._add_metrics()
+
     def _build_net(self) -> paddle.nn.Layer | list:
         """The head: a Layer (or Layers applied in order) from the backbone's feature to the outputs."""
         raise NotImplementedError("a task must define _build_net() returning its head Layer(s)")
@@ -553,9 +557,10 @@ class BaseTask(paddle.Model):
         return ["loss"] + introspect.metric_names(metrics)
 
     def variable(self, name: str) -> Any:
-        """The last value of a loss, metric or network output, as numpy. After an evaluation the
-        loss and metrics are that split's (sample-weighted loss, metric over the split); during
-        or after training, the last step's loss and the metrics so far in the epoch."""
+        """The last value of a loss, metric or network output, as numpy (None for a name the task
+        has before any run produced it; an unknown name raises). After an evaluation the loss and
+        metrics are that split's (sample-weighted loss, metric over the split); during or after
+        training, the last step's loss and the metrics so far in the epoch."""
         return introspect.variable(self, name)
 
     def main_program(self) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 import numpy as np
 import paddle
@@ -46,7 +46,7 @@ def _numpy(value: Any) -> np.ndarray:
     return value.numpy() if isinstance(value, paddle.Tensor) else np.asarray(value)
 
 
-def variable(task: "BaseTask", name: str) -> np.ndarray:
+def variable(task: "BaseTask", name: str) -> Optional[np.ndarray]:
     """See BaseTask.variable."""
     found = scores(task)
     if name in found:
@@ -56,8 +56,7 @@ def variable(task: "BaseTask", name: str) -> np.ndarray:
     outputs = list(task.output_names) + list(task.predict_output_names or [])
     known = list(dict.fromkeys(task.metric_variable_names() + outputs + list(task._last_values)))
     if name in known:
-        raise ValueError(f"{type(task).__name__}.variable('{name}') has no value yet: run finetune, eval or "
-                         f"predict first.")
+        return None  # a name the task has, before any run produced it (PaddleHub handed out the graph node)
     raise ValueError(f"{type(task).__name__} has no variable '{name}'; known: {', '.join(known)}.")
 
 

@@ -170,6 +170,13 @@ class SequenceLabelTask(BaseTask):
     def _add_loss(self) -> nn.Layer:
         return _CRFLoss(self.network.head.crf) if self.add_crf else _SoftmaxLoss(self.num_classes)
 
+    def _check_metrics(self) -> None:
+        """Names only: the tags the chunk metrics need may come with a data_reader later."""
+        unknown = [name for name in self.metrics_choices if name not in self.allowed_metrics]
+        if unknown:
+            raise ValueError(f"metrics_choices names {unknown}, which SequenceLabelTask cannot compute: choose "
+                             f"from {list(self.allowed_metrics)}.")
+
     def _add_metrics(self) -> list:
         if not self.metrics_choices:
             return []
