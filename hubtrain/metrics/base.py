@@ -13,7 +13,7 @@ from typing import Any, Optional
 import numpy as np
 import paddle
 
-__all__ = ["HubMetric"]
+__all__ = ["HubMetric", "ValuesMetric"]
 
 
 class HubMetric(paddle.metric.Metric):
@@ -84,3 +84,20 @@ def rows(tensor: paddle.Tensor, columns: int) -> paddle.Tensor:
 def detached(tensor: Any) -> Any:
     """Values to keep past the step must not hold the step's autograd graph."""
     return tensor.detach() if isinstance(tensor, paddle.Tensor) else tensor
+
+
+class ValuesMetric(HubMetric):
+    """A metric that needs every (score, target) pair, not counts: ranks (AUC, Spearman) are
+    exact with ties only over all values. `update` keeps each batch's pair on the device;
+    `statistics` copies them to the host once, concatenated."""
+
+    def reset(self) -> None:
+        self.batches: list = []
+
+    def update(self, scores: Any, targets: Any) -> None:
+        self.batches.append((scores, targets))
+
+    def statistics(self) -> tuple:
+        if not self.batches:
+            return ()
+        return tuple(np.concatenate([host(batch[i]) for batch in self.batches]) for i in range(2))

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import paddle
 
-from .base import HubMetric, add, detached, host, ratio
+from .base import HubMetric, ValuesMetric, add, detached, host, ratio
 from .ranking import roc_auc_columns
 
 __all__ = ["MultiLabelAUC", "MultiLabelPrecision", "MultiLabelRecall", "MultiLabelF1"]
@@ -88,15 +88,11 @@ class MultiLabelF1(MultiLabelCounts):
         return ratio(2 * tp, 2 * tp + fp + fn)
 
 
-class MultiLabelAUC(HubMetric):
+class MultiLabelAUC(ValuesMetric):
     """Mean ROC AUC over labels (see the module docstring); NaN when no label has both classes."""
 
     def __init__(self, name: str = "auc") -> None:
         super().__init__(name)
-
-    def reset(self) -> None:
-        self.scores: list = []
-        self.positives: list = []
 
     def compute(self, logits: paddle.Tensor, labels: paddle.Tensor) -> tuple[paddle.Tensor, paddle.Tensor]:
         scores, positive = _pair(logits, labels, self.name())
@@ -104,20 +100,14 @@ class MultiLabelAUC(HubMetric):
         return (scores if scores.dtype == paddle.float32 else scores.astype("float32")), positive
 
     def update(self, scores: Any, positive: Any) -> None:
-        if self.scores and scores.shape[1] != self.scores[0].shape[1]:
-            raise ValueError(f"{self.name()}: batches had {self.scores[0].shape[1]} labels, now {scores.shape[1]}; "
+        if self.batches and scores.shape[1] != self.batches[0][0].shape[1]:
+            raise ValueError(f"{self.name()}: batches had {self.batches[0][0].shape[1]} labels, now {scores.shape[1]}; "
                              f"every batch must have the same number of labels.")
-        self.scores.append(scores)
-        self.positives.append(positive)
-
-    def statistics(self) -> tuple:
-        if not self.scores:
-            return ()
-        return (np.concatenate([host(s) for s in self.scores]), np.concatenate([host(p) for p in self.positives]))
+        super().update(scores, positive)
 
     def per_label(self) -> np.ndarray:
         """ROC AUC of each label (NaN where a label lacks positives or negatives)."""
-        if not self.scores:
+        if not self.batches:
             return np.zeros(0)
         scores, positive = self.statistics()
         return roc_auc_columns(scores, positive)

@@ -13,7 +13,7 @@ from typing import Any, Optional
 import numpy as np
 import paddle
 
-from .base import HubMetric, add, detached, host
+from .base import HubMetric, ValuesMetric, add, detached, host
 from .ranking import average_ranks, pearson_of
 
 __all__ = ["Pearson", "Spearman", "MeanSquaredError"]
@@ -79,30 +79,17 @@ class Pearson(HubMetric):
         return float(sxy / den) if den > 0 else float("nan")
 
 
-class Spearman(HubMetric):
+class Spearman(ValuesMetric):
     """Spearman rank correlation: Pearson of the tie-averaged ranks."""
 
     def __init__(self, name: str = "spearman") -> None:
         super().__init__(name)
 
-    def reset(self) -> None:
-        self.preds: list = []
-        self.labels: list = []
-
     def compute(self, pred: paddle.Tensor, label: paddle.Tensor) -> tuple[paddle.Tensor, paddle.Tensor]:
         return _flat_pair(pred, label, self.name())
 
-    def update(self, pred: Any, label: Any) -> None:
-        self.preds.append(pred)
-        self.labels.append(label)
-
-    def statistics(self) -> tuple:
-        if not self.preds:
-            return ()
-        return np.concatenate([host(p) for p in self.preds]), np.concatenate([host(t) for t in self.labels])
-
     def accumulate(self) -> float:
-        if not self.preds:
+        if not self.batches:
             return float("nan")
         x, y = self.statistics()
         return pearson_of(average_ranks(x), average_ranks(y))
