@@ -190,3 +190,19 @@ def test_other_paddlenlp_families_load_from_directories(tmp_path, family, model_
                           paddle.to_tensor([[1, 1, 1, 1, 0]], dtype="int64"))
     assert seq.shape == [1, 5, 32] and pooled.shape == [1, 32]
     assert module.tokenizer("good movie")["input_ids"][0] == 2  # [CLS]
+
+
+def test_module_as_feature_keeps_partial_freezing(tiny_bert_dir):
+    module = Module(directory=tiny_bert_dir)
+    module.context(trainable=True)
+    embeddings = module.backbone.model.embeddings.word_embeddings.weight
+    embeddings.stop_gradient = True  # a user freezing one layer by hand
+    hub.TextClassifierTask(feature=module, num_classes=2)
+    assert embeddings.stop_gradient and module.trainable
+
+
+def test_text_name_without_pretrained_weights_reinitialises(tiny_bert_dir, hub_home):
+    shutil.copytree(tiny_bert_dir, hub_home / "modules" / "ernie")
+    trained = Module(name="ernie").backbone.model.encoder.layers[0].linear1.weight.numpy()
+    fresh = Module(name="ernie", pretrained=False).backbone.model.encoder.layers[0].linear1.weight.numpy()
+    assert fresh.shape == trained.shape and not np.allclose(fresh, trained)

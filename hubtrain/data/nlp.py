@@ -39,6 +39,7 @@ class BaseNLPDataset(BaseDataset):
 
     columns: Optional[dict] = None
     predict_columns: Optional[dict] = None
+    has_label_list = True  # False for numeric labels (regression): a label_list is then refused
     delimiter: str = "\t"
     encoding: str = "utf-8"
 
@@ -48,6 +49,9 @@ class BaseNLPDataset(BaseDataset):
                  dev_file_with_header: bool = False, test_file_with_header: bool = False,
                  predict_file_with_header: bool = False, label_list: Optional[Sequence[Any]] = None,
                  label_file: Optional[str] = None) -> None:
+        if not self.has_label_list and (label_list is not None or label_file is not None):
+            raise ValueError(f"{type(self).__name__}: a regression dataset has no label list; drop label_list / "
+                             f"label_file (labels are numbers).")
         self._label_lookup: Optional[dict] = None
         self._labels_seen: dict = {}
         self.dataset_dir = getattr(self, "dataset_dir", base_path)
@@ -159,17 +163,7 @@ class RegressionDataset(BaseNLPDataset):
     """Rows as BaseNLPDataset's, the label a number (`text_a<TAB>0.75`); examples' labels are
     floats and there is no label_list (num_labels is 1: one output)."""
 
-    def __init__(self, base_path: Optional[str] = None, train_file: Optional[str] = None,
-                 dev_file: Optional[str] = None, test_file: Optional[str] = None,
-                 predict_file: Optional[str] = None, train_file_with_header: bool = False,
-                 dev_file_with_header: bool = False, test_file_with_header: bool = False,
-                 predict_file_with_header: bool = False, label_list: Optional[Sequence[Any]] = None,
-                 label_file: Optional[str] = None) -> None:
-        if label_list is not None or label_file is not None:
-            raise ValueError(f"{type(self).__name__}: a regression dataset has no label list; drop label_list / "
-                             f"label_file (labels are numbers).")
-        super().__init__(base_path, train_file, dev_file, test_file, predict_file, train_file_with_header,
-                         dev_file_with_header, test_file_with_header, predict_file_with_header)
+    has_label_list = False
 
     def _class_label(self, raw: str, source: str) -> float:
         return float_label(raw, source)

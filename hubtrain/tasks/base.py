@@ -3,9 +3,9 @@ run events and PaddleHub-style runs (`finetune_and_eval`, `eval`, `predict(data=
 from __future__ import annotations
 
 import contextlib
-import logging
 import copy
 import inspect
+import logging
 import math
 import time
 from typing import Any, Iterator, Optional, Sequence
@@ -98,7 +98,7 @@ class BaseTask(paddle.Model):
         self._last_save_step: Optional[int] = None
         self._scalars: Optional[ScalarWriter] = None
         self._checkpoint_dir: Optional[str] = self.config.checkpoint_dir
-        self._last_values: dict = {}
+        self._last_results: dict = {}  # adapter mode -> that mode's last step results
         self._last_scores: Any = []  # metric objects last updated, or the last evaluation's result
         self._programs: dict = {}
         self._check_metrics()
@@ -416,13 +416,10 @@ class BaseTask(paddle.Model):
     def _record_step(self, results: list, examples: int) -> None:
         self._step_record = (results, examples)
         self.outputs = results
-        predicting = getattr(self._adapter, "mode", None) == "test"
-        with_loss = not predicting and self._loss is not None and len(results) > 0
-        outputs = results[1:] if with_loss else results
-        names = (self.predict_output_names or self.output_names) if predicting else self.output_names
-        self._last_values.update({introspect.output_name(names, i): value for i, value in enumerate(outputs)})
-        if with_loss:
-            self._last_values["loss"] = results[0]
+        # Kept per mode, newest last; `variable()` names them only when asked.
+        mode = self._adapter.mode
+        self._last_results.pop(mode, None)
+        self._last_results[mode] = results
 
     def _take_step(self, time_begin: float) -> RunState:
         results, examples = self._step_record or ([], 0)

@@ -15,7 +15,7 @@ from .net import with_signature
 if TYPE_CHECKING:
     from .base import BaseTask
 
-__all__ = ["output_name", "metric_names", "scores", "variable", "traced", "Traced"]
+__all__ = ["output_name", "metric_names", "scores", "last_values", "variable", "traced", "Traced"]
 
 
 def output_name(names: Sequence[str], index: int) -> str:
@@ -46,15 +46,30 @@ def _numpy(value: Any) -> np.ndarray:
     return value.numpy() if isinstance(value, paddle.Tensor) else np.asarray(value)
 
 
+def last_values(task: "BaseTask") -> dict:
+    """The last step's loss and outputs by name, from each mode's last results (newest wins)."""
+    values: dict = {}
+    for mode, results in task._last_results.items():
+        predicting = mode == "test"
+        with_loss = not predicting and task._loss is not None and len(results) > 0
+        names = (task.predict_output_names or task.output_names) if predicting else task.output_names
+        outputs = results[1:] if with_loss else results
+        values.update({output_name(names, i): value for i, value in enumerate(outputs)})
+        if with_loss:
+            values["loss"] = results[0]
+    return values
+
+
 def variable(task: "BaseTask", name: str) -> Optional[np.ndarray]:
     """See BaseTask.variable."""
     found = scores(task)
     if name in found:
         return np.asarray(found[name])
-    if name in task._last_values:
-        return _numpy(task._last_values[name])
+    values = last_values(task)
+    if name in values:
+        return _numpy(values[name])
     outputs = list(task.output_names) + list(task.predict_output_names or [])
-    known = list(dict.fromkeys(task.metric_variable_names() + outputs + list(task._last_values)))
+    known = list(dict.fromkeys(task.metric_variable_names() + outputs + list(values)))
     if name in known:
         return None  # a name the task has, before any run produced it (PaddleHub handed out the graph node)
     raise ValueError(f"{type(task).__name__} has no variable '{name}'; known: {', '.join(known)}.")

@@ -64,11 +64,9 @@ class Module:
         directory = entry.directory or (entry.cache_dir if _is_module_dir(entry.cache_dir) else None)
         if directory is None:
             directory = _obtain(entry)
-        self._load_directory(directory)
-        if pretrained is False:
-            self._reinitialise()
+        self._load_directory(directory, pretrained=pretrained is not False)
 
-    def _load_directory(self, directory: str) -> None:
+    def _load_directory(self, directory: str, pretrained: bool = True) -> None:
         directory = os.path.abspath(os.path.expanduser(directory))
         if not os.path.isdir(directory):
             raise FileNotFoundError(f"module directory not found: {directory}")
@@ -76,7 +74,7 @@ class Module:
         self.info = _read_info(directory)
         kind = self.info.get("type") or ("text" if is_pretrained_dir(directory) else None)
         if kind == "text":
-            self._load_text(directory)
+            self._load_text(directory, pretrained)
         elif kind == "vision":
             arch = self.info.get("arch")
             if not arch:
@@ -90,7 +88,7 @@ class Module:
                 f"(config.json or model_config.json, model_state.pdparams, vocab.txt/tokenizer_config.json) "
                 f"for a text module, or {MODULE_FILE} with \"type\": \"vision\" and its weights file.")
 
-    def _load_text(self, directory: str) -> None:
+    def _load_text(self, directory: str, pretrained: bool = True) -> None:
         for needed, choices in (("a config", ("config.json", "model_config.json")),
                                 ("the weights", ("model_state.pdparams", "model.safetensors")),
                                 ("the tokenizer's vocabulary", ("vocab.txt", "tokenizer_config.json",
@@ -98,7 +96,7 @@ class Module:
             if not any(os.path.exists(os.path.join(directory, c)) for c in choices):
                 raise FileNotFoundError(f"{directory}: missing {needed} ({' or '.join(choices)}); save the "
                                         f"model and its tokenizer there with save_pretrained(directory).")
-        model, self.tokenizer = load_text_model(directory)
+        model, self.tokenizer = load_text_model(directory, pretrained)
         self.kind = "text"
         self.backbone = TextBackbone(model, pooling=self.info.get("pooling", "cls"))
         config = model.config
@@ -121,13 +119,6 @@ class Module:
                 log("INFO", f"{self.name}: {len(unused)} tensors of {os.path.basename(weights)} are not part of "
                     f"the backbone (its ImageNet classifier) and were left out", logging.DEBUG)
 
-    def _reinitialise(self) -> None:
-        """pretrained=False on a text name: the architecture, fresh weights."""
-        init = getattr(self.backbone.model, "init_weights", None)
-        if init is None:
-            raise ValueError(f"{self.name}: cannot re-initialise this model's weights.")
-        init()
-
     # ------------------------------------------------------------------ PaddleHub's API
     def context(self, trainable: bool = True, max_seq_len: Optional[int] = None, **options: Any
                 ) -> tuple[dict, dict, paddle.nn.Layer]:
@@ -141,13 +132,18 @@ class Module:
         if options.get("num_slots", 1) != 1:
             raise ValueError(f"{self.name}: num_slots={options['num_slots']} is for PaddleHub's matching "
                              f"modules; this module has one input slot.")
-        self._set_trainable(trainable)
+        if self.kind == "text" and max_seq_len is not None:
+            if not 2 <= int(max_seq_len) <= self.max_position:
+                raise ValueError(f"max_seq_len={max_seq_len} is outside [2, {self.max_position}], the "
+                                 f"positions {self.name} was trained with.")
+            self.max_seq_len = int(max_seq_len)
+        self.backbone.set_trainable(trainable)
+        inputs, outputs = self._outputs()
+        return inputs, outputs, self.backbone
+
+    def _outputs(self) -> tuple[dict, dict]:
+        """The input specs by name and the named features, trainability untouched."""
         if self.kind == "text":
-            if max_seq_len is not None:
-                if not 2 <= int(max_seq_len) <= self.max_position:
-                    raise ValueError(f"max_seq_len={max_seq_len} is outside [2, {self.max_position}], the "
-                                     f"positions {self.name} was trained with.")
-                self.max_seq_len = int(max_seq_len)
             specs = text_input_specs()
             outputs = {"sequence_output": self._feature(0, "sequence_output", specs, self.hidden_size),
                        "pooled_output": self._feature(1, "pooled_output", specs, self.hidden_size)}
@@ -155,23 +151,14 @@ class Module:
             specs = image_input_spec(self.image_height, self.image_width)
             outputs = {"feature_map": self._feature(0, "feature_map", specs, None),
                        "pooled_feature": self._feature(1, "pooled_feature", specs, None)}
-        return {spec.name: spec for spec in specs}, outputs, self.backbone
+        return {spec.name: spec for spec in specs}, outputs
 
     def _feature(self, index: int, name: str, specs: list[InputSpec], dim: Optional[int]) -> FeatureRef:
         return FeatureRef(self.backbone, index, dim=dim, input_spec=list(specs), name=name)
 
     def as_feature(self) -> FeatureRef:
         """What a task reads when given the module itself: pooled_output, or the feature map."""
-        _, outputs, _ = self.context(trainable=self.trainable)
-        return outputs["pooled_output" if self.kind == "text" else "feature_map"]
-
-    def _set_trainable(self, trainable: bool) -> None:
-        for param in self.backbone.parameters():
-            param.stop_gradient = not trainable
-        if isinstance(self.backbone, TextBackbone) and self.backbone.pooling == "mean":
-            # unused under mean pooling, so kept frozen (see TextBackbone)
-            for param in self.backbone.model.pooler.parameters():
-                param.stop_gradient = True
+        return self._outputs()[1]["pooled_output" if self.kind == "text" else "feature_map"]
 
     @property
     def trainable(self) -> bool:

@@ -36,8 +36,14 @@ class TextBackbone(nn.Layer):
             raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}.")
         self.model = model
         self.pooling = pooling
-        pooler = getattr(model, "pooler", None)
-        if pooling == "mean" and isinstance(pooler, nn.Layer):
+        self.set_trainable(True)
+
+    def set_trainable(self, trainable: bool) -> None:
+        """Train (or freeze) the encoder; an unused pooler stays frozen either way."""
+        for param in self.parameters():
+            param.stop_gradient = not trainable
+        pooler = getattr(self.model, "pooler", None)
+        if self.pooling == "mean" and isinstance(pooler, nn.Layer):
             for param in pooler.parameters():
                 param.stop_gradient = True
 
@@ -71,7 +77,7 @@ def load_text_model(source: str, pretrained: bool = True) -> tuple[nn.Layer, Any
     with quiet_paddlenlp():
         if pretrained:
             model = AutoModel.from_pretrained(source)
-        else:
+        else:  # the architecture from its config, freshly initialised
             from paddlenlp.transformers import AutoConfig
             model = AutoModel.from_config(AutoConfig.from_pretrained(source))
         tokenizer = AutoTokenizer.from_pretrained(source)

@@ -41,6 +41,10 @@ class VisionBackbone(nn.Layer):
         self.arch = arch
         self.body = build_architecture(arch, **kwargs)
 
+    def set_trainable(self, trainable: bool) -> None:
+        for param in self.parameters():
+            param.stop_gradient = not trainable
+
     def forward(self, image: paddle.Tensor) -> tuple[paddle.Tensor, paddle.Tensor]:
         feature_map = self.body(image)
         return feature_map, feature_map.mean(axis=[2, 3])
