@@ -10,12 +10,14 @@ from .config import RunConfig
 from .engine.checkpoint import CheckpointError
 from .metrics import Accuracy, HubMetric
 from .state import RunEnv, RunState, TrainControl, TrainState
-from .strategy import AdamWeightDecayStrategy, DefaultFinetuneStrategy, FinetuneStrategy
+from .strategy import (AdamWeightDecayStrategy, DefaultFinetuneStrategy, FinetuneStrategy, L2SPFinetuneStrategy,
+                       Optimization, ULMFiTStrategy)
+from .callbacks import EarlyStopping, ExponentialMovingAverage
 from .tasks import (BaseTask, ClassifierTask, ImageClassifierTask, TextClassifierTask, create_img_cls_task,
                     create_text_cls_task)
 from .tasks import (MultiLabelClassifierTask, ReadingComprehensionTask, RegressionTask, SequenceLabelTask,
                     create_seq_label_task)
-from . import dataset, reader, zoo
+from . import callbacks, dataset, reader, zoo
 from .zoo import FeatureRef, Module
 
 __all__ = [
@@ -24,6 +26,7 @@ __all__ = [
     "create_img_cls_task", "create_text_cls_task",
     "MultiLabelClassifierTask", "SequenceLabelTask", "RegressionTask", "ReadingComprehensionTask",
     "create_seq_label_task",
-    "FinetuneStrategy", "DefaultFinetuneStrategy", "AdamWeightDecayStrategy",
+    "FinetuneStrategy", "DefaultFinetuneStrategy", "AdamWeightDecayStrategy", "L2SPFinetuneStrategy",
+    "ULMFiTStrategy", "Optimization", "EarlyStopping", "ExponentialMovingAverage", "callbacks",
     "HubMetric", "Accuracy", "FeatureRef", "Module", "zoo", "dataset", "reader",
 ]

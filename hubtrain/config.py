@@ -16,6 +16,10 @@ def _positive_int(v: Any) -> bool:
     return _is_int(v) and v > 0
 
 
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
 def _optional(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
     return lambda v: v is None or check(v)
 
@@ -31,14 +35,15 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "batch_size": (_positive_int, "a whole number >= 1"),
     "strategy": (lambda v: v is None or hasattr(v, "build"), "a hubtrain strategy (e.g. hub.AdamWeightDecayStrategy()) or None"),
     "log_interval": (_positive_int, "a whole number of steps >= 1"),
-    "eval_interval": (_optional(_positive_int), "a whole number of steps >= 1, or None (evaluate at the end only)"),
+    "eval_interval": (lambda v: v is None or v == "epoch" or _positive_int(v),
+                      "a whole number of steps >= 1, 'epoch' (at the end of every epoch), or None (at the end only)"),
     "save_ckpt_interval": (_optional(_positive_int), "a whole number of steps >= 1, or None (save at the end only)"),
     "checkpoint_dir": (_optional(lambda v: isinstance(v, str) and v != ""), "a directory path, or None (ckpt_<timestamp>)"),
     "use_data_parallel": (lambda v: isinstance(v, bool), "True or False"),
     "seed": (lambda v: _is_int(v) and v >= 0, "a whole number >= 0"),
     "max_steps": (_optional(_positive_int), "a whole number of steps >= 1, or None (run num_epoch epochs)"),
     "accumulate_steps": (_positive_int, "a whole number >= 1"),
-    "grad_clip_norm": (_optional(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0),
+    "grad_clip_norm": (_optional(lambda v: _number(v) and v > 0),
                        "a number > 0, or None (no clipping)"),
     "use_amp": (lambda v: isinstance(v, bool), "True or False"),
     "amp_level": (_one_of("O1", "O2"), "'O1' or 'O2'"),
@@ -49,6 +54,9 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "shuffle": (lambda v: isinstance(v, bool), "True or False"),
     "drop_last": (lambda v: isinstance(v, bool), "True or False"),
     "use_vdl": (lambda v: isinstance(v, bool), "True or False"),
+    "early_stopping_patience": (_optional(_positive_int), "a whole number of dev evaluations >= 1, or None (off)"),
+    "early_stopping_min_delta": (lambda v: _number(v) and v >= 0, "a number >= 0"),
+    "ema_decay": (_optional(lambda v: _number(v) and 0 < v < 1), "a number in (0, 1), e.g. 0.999, or None (off)"),
 }
 
 
@@ -65,7 +73,7 @@ class RunConfig:
     batch_size: int = 32
     strategy: Any = None
     log_interval: int = 10
-    eval_interval: Optional[int] = 100
+    eval_interval: Optional[int | str] = 100
     save_ckpt_interval: Optional[int] = None
     checkpoint_dir: Optional[str] = None
     use_data_parallel: bool = True
@@ -82,6 +90,9 @@ class RunConfig:
     shuffle: bool = True
     drop_last: bool = False
     use_vdl: bool = True
+    early_stopping_patience: Optional[int] = None
+    early_stopping_min_delta: float = 0.0
+    ema_decay: Optional[float] = None
 
     def __init__(self, **options: Any) -> None:
         names = [f.name for f in fields(self)]
@@ -103,6 +114,11 @@ class RunConfig:
             value = getattr(self, name)
             if not check(value):
                 raise ValueError(f"RunConfig option '{name}' = {value!r} is not accepted: use {accepted}.")
+        if self.early_stopping_min_delta and self.early_stopping_patience is None:
+            raise ValueError("RunConfig option 'early_stopping_min_delta' is set but early stopping is off: "
+                             "set early_stopping_patience too (the number of dev evaluations without improvement).")
+        if self.ema_decay is not None:
+            self.ema_decay = float(self.ema_decay)
 
     @property
     def device(self) -> str:

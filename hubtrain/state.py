@@ -107,7 +107,7 @@ class TrainState:
     best_metric: Optional[str] = None
     best_step: Optional[int] = None
     seed: int = 0
-    callbacks: dict = field(default_factory=dict)
+    stopped: bool = False         # ended before its last step (early stopping): a resume trains no more
 
     def to_dict(self) -> dict:
         return asdict(self)

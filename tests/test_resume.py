@@ -17,15 +17,15 @@ def _env():
     return env
 
 
-def _run(ckpt, out, progress, pause="0.0"):
-    done = subprocess.run([sys.executable, SCRIPT, str(ckpt), str(out), str(progress), pause], env=_env(),
+def _run(ckpt, out, progress, pause="0.0", variant="adamw"):
+    done = subprocess.run([sys.executable, SCRIPT, str(ckpt), str(out), str(progress), pause, variant], env=_env(),
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done.stdout
 
 
-def _start_and_kill(ckpt, out, progress, at_step):
-    proc = subprocess.Popen([sys.executable, SCRIPT, str(ckpt), str(out), str(progress), "0.03"], env=_env(),
+def _start_and_kill(ckpt, out, progress, at_step, variant="adamw"):
+    proc = subprocess.Popen([sys.executable, SCRIPT, str(ckpt), str(out), str(progress), "0.03", variant], env=_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
     while time.time() < deadline:
@@ -75,3 +75,26 @@ def test_finished_run_started_again_trains_nothing_more(tmp_path):
     # the second run ends by loading the best model for the test split, as the first did
     for name in first.files:
         assert np.array_equal(first[name], second[name]), name
+
+
+def test_ulmfit_with_weight_average_killed_mid_plan_resumes_bit_identical(tmp_path):
+    """Killed in the second epoch (two of three blocks training), resumed: the unfreezing plan,
+    the per-block rates and the weight average all carry on as if never stopped."""
+    import paddle
+
+    _run(tmp_path / "a", tmp_path / "a.npz", tmp_path / "a.progress", variant="ulmfit")
+    killed = _start_and_kill(tmp_path / "b", tmp_path / "b.npz", tmp_path / "b.progress", 50, variant="ulmfit")
+    assert 38 < killed < 76  # inside epoch 2 of 3 (38 batches each)
+    log = _run(tmp_path / "b", tmp_path / "b.npz", tmp_path / "b.progress", variant="ulmfit")
+    assert "Resuming from checkpoint" in log and "epoch 3 trains the top 3 of 3 blocks" in log
+    straight, resumed = np.load(tmp_path / "a.npz"), np.load(tmp_path / "b.npz")
+    for name in straight.files:
+        assert np.array_equal(resumed[name], straight[name]), name
+    for step_dir in ("step_114",):
+        a = paddle.load(str(tmp_path / "a" / step_dir / "model.pdparams"))
+        b = paddle.load(str(tmp_path / "b" / step_dir / "model.pdparams"))
+        ema_a = paddle.load(str(tmp_path / "a" / step_dir / "callbacks.pdstate"))["ExponentialMovingAverage"]
+        ema_b = paddle.load(str(tmp_path / "b" / step_dir / "callbacks.pdstate"))["ExponentialMovingAverage"]
+        for name, value in a.items():
+            assert np.array_equal(value.numpy(), b[name].numpy()), name
+            assert np.array_equal(np.asarray(ema_a["shadow"][name]), np.asarray(ema_b["shadow"][name])), name

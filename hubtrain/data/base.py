@@ -1,7 +1,9 @@
 """BaseDataset: a dataset's splits as lists of examples, and its label list."""
 from __future__ import annotations
 
+import copy
 import os
+import random
 from typing import Any, Optional, Sequence
 
 from .example import label_map_of
@@ -95,6 +97,24 @@ class BaseDataset:
     @property
     def label_map(self) -> dict:
         return label_map_of(self.get_labels())
+
+    def few_shot(self, per_label: int, seed: int = 0, phase: str = "train") -> "BaseDataset":
+        """A copy whose `phase` split keeps `per_label` examples of each label, drawn with `seed`
+        (order kept); the other splits are shared. For learning from few labelled examples."""
+        if not isinstance(per_label, int) or isinstance(per_label, bool) or per_label < 1:
+            raise ValueError(f"few_shot(per_label={per_label!r}): use a whole number >= 1.")
+        examples = self.get_examples(phase)
+        by_label: dict = {}
+        for i, example in enumerate(examples):
+            if not isinstance(example.label, (str, int)):
+                raise ValueError(f"few_shot() draws per label, but {type(self).__name__}'s {phase} examples carry "
+                                 f"{type(example.label).__name__} labels: use it on a single-label dataset.")
+            by_label.setdefault(example.label, []).append(i)
+        rng = random.Random(seed)
+        keep = sorted(i for indices in by_label.values() for i in rng.sample(indices, min(per_label, len(indices))))
+        subset = copy.copy(self)
+        subset._splits = dict(self._splits, **{PHASES.get(phase, phase): [examples[i] for i in keep]})
+        return subset
 
     @property
     def train_examples(self) -> list:

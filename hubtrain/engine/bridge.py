@@ -65,8 +65,9 @@ class EventBridge(paddle.callbacks.Callback):
 
         control, step = task.control, state.global_step
         control.should_log |= step % plan.log_interval == 0
-        control.should_evaluate |= bool(plan.eval_interval) and step % plan.eval_interval == 0 \
-            and task._has_phase_data("dev")
+        every = plan.eval_interval
+        due = state.step_in_epoch == 0 if every == "epoch" else bool(every) and step % every == 0
+        control.should_evaluate |= due and task._has_phase_data("dev")
         control.should_save |= bool(plan.save_interval) and step % plan.save_interval == 0
         control.should_stop |= step >= state.total_steps
 
@@ -76,6 +77,7 @@ class EventBridge(paddle.callbacks.Callback):
         task, state, plan = self.task, self.task.train_state, self.plan
         self._all.extend(self._period)
         self._period = []
+        state.stopped = state.global_step < state.total_steps
         if plan.evaluate_at_end and task._has_phase_data("dev") and task._last_eval_step != state.global_step:
             task.eval(phase="dev")
         if plan.checkpoints and task._last_save_step != state.global_step:
@@ -106,7 +108,7 @@ class EventBridge(paddle.callbacks.Callback):
         if control.should_save:
             task._save_ckpt_interval_event()
         if control.should_stop:
-            task._stop_after_this_batch()
+            task._request_stop()
         control.reset()
 
     # -- evaluation and prediction -------------------------------------------------------
@@ -142,6 +144,8 @@ class EventBridge(paddle.callbacks.Callback):
             if logs is not None:
                 logs["loss"] = result["loss"]  # what hapi's evaluate() returns
         env.result = result
+        if logs is not None:
+            logs["phase"] = task.phase  # for the callbacks after this one; evaluate() returns metrics only
         if task.phase == "dev":
             task._last_eval_step = task.train_state.global_step
         task._eval_end_event(env.run_states)
@@ -165,6 +169,12 @@ class ControlDispatch(paddle.callbacks.Callback):
 
     def on_train_batch_end(self, step, logs=None) -> None:
         self.bridge.act()
+
+    def on_eval_end(self, logs=None) -> None:
+        """A stop asked for during an evaluation that hapi ran between epochs (fit's eval_data)."""
+        task = self.bridge.task
+        if task.control.should_stop and task._phases[:1] == ["train"]:
+            task._request_stop()
 
 
 class OptimizerStepLR(paddle.callbacks.LRScheduler):

@@ -21,7 +21,6 @@ def _stateful(callbacks: list) -> dict[str, Any]:
 def checkpoint_files(task: "BaseTask", callbacks: list) -> tuple[dict[str, Any], dict]:
     """The files of a checkpoint of `task` now, and the manifest's extra fields."""
     state = task.train_state
-    state.callbacks = {name: cb.state_dict() for name, cb in _stateful(callbacks).items()}
     files: dict[str, Any] = {
         "model.pdparams": task.network.state_dict(),
         "rng.pkl": capture_rng(),
@@ -31,6 +30,9 @@ def checkpoint_files(task: "BaseTask", callbacks: list) -> tuple[dict[str, Any],
         files["optimizer.pdopt"] = task._optimizer.state_dict()
     if task._scaler is not None:
         files["scaler.pdscaler"] = task._scaler.state_dict()
+    stateful = _stateful(callbacks)
+    if stateful:
+        files["callbacks.pdstate"] = {name: cb.state_dict() for name, cb in stateful.items()}
     meta = {"network": network_signature(files["model.pdparams"]), "task": type(task).__name__}
     return files, meta
 
@@ -79,9 +81,10 @@ def restore_latest(task: "BaseTask", manager: CheckpointManager, callbacks: list
         task._scaler.load_state_dict(files["scaler.pdscaler"])
     restore_rng(files["rng.pkl"])
     saved = TrainState.from_dict(files["trainer_state.json"])
+    states = files.get("callbacks.pdstate", {})
     for name, cb in _stateful(callbacks).items():
-        if name in saved.callbacks:
-            cb.set_state_dict(saved.callbacks[name])
+        if name in states:
+            cb.set_state_dict(states[name])
     keep = {"total_steps": task.train_state.total_steps, "steps_per_epoch": task.train_state.steps_per_epoch}
     task.train_state = dataclasses.replace(saved, **keep)
     return path

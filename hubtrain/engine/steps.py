@@ -25,6 +25,15 @@ def _as_list(values: Any) -> list:
 class TaskAdapter(DynamicGraphAdapter):
     """hapi's dynamic-graph adapter with a task's step methods."""
 
+    @classmethod
+    def adopt(cls, adapter: DynamicGraphAdapter) -> "TaskAdapter":
+        """Take over the adapter `paddle.Model` built, with its state: building a second one would
+        start the parallel environment again and wrap the network in a second DataParallel, whose
+        gradient hooks collide with the first's under several processes."""
+        task_adapter = cls.__new__(cls)
+        task_adapter.__dict__.update(adapter.__dict__)
+        return task_adapter
+
     def _set_mode(self, training: bool, mode: str) -> None:
         net = self.model.network
         if net.training != training:

@@ -3,7 +3,6 @@ and the checkpoint written on the way."""
 from __future__ import annotations
 
 import math
-import os
 import random
 import time
 from typing import TYPE_CHECKING, Any, Optional, Sequence
@@ -13,6 +12,7 @@ import paddle
 from paddle.io import DataLoader, Dataset
 
 from ..state import RunEnv, RunState, TrainState
+from ..callbacks import EarlyStopping, from_config as control_callbacks
 from .bridge import ControlDispatch, EventBridge, OptimizerStepLR
 from .checkpoint import CheckpointManager
 from .plan import TrainPlan
@@ -105,19 +105,6 @@ def _seed_everything(seed: int) -> None:
     random.seed(seed)
 
 
-def describe_run(task: "BaseTask") -> str:
-    state, plan = task.train_state, task._plan
-    strategy = task.config.strategy
-    optimizer = strategy.describe(math.ceil(state.total_steps / plan.accumulate)) if strategy is not None \
-        else type(task._optimizer).__name__
-    frozen = sum(1 for p in task.network.parameters() if p.stop_gradient)
-    where = f"checkpoints in {os.path.abspath(plan.checkpoint_dir)}" if plan.checkpoints else "no checkpoints"
-    start = f", resuming at step {state.global_step}" if state.global_step else ""
-    return (f"hubtrain finetune start: {state.total_steps} steps ({plan.epochs} epoch(s) x {state.steps_per_epoch}), "
-            f"batch {plan.batch_size}{' x ' + str(plan.accumulate) + ' accumulated' if plan.accumulate > 1 else ''}, "
-            f"{optimizer}, {frozen} frozen tensor(s), seed {state.seed}, {where}{start}")
-
-
 def save_checkpoint(task: "BaseTask") -> Optional[str]:
     manager = task._manager()
     if manager is None:
@@ -133,15 +120,30 @@ def save_checkpoint(task: "BaseTask") -> Optional[str]:
 
 
 def _make_optimizer(task: "BaseTask", total_steps: int, plan: TrainPlan) -> None:
+    """The strategy's optimizer, schedule and callbacks, built once per task (before any resume,
+    so what a strategy copies from the weights, such as L2-SP's anchors, is the pretrained state)."""
     if task._optimizer is not None:
         return
     from ..strategy import DefaultFinetuneStrategy
 
-    strategy = task.config.strategy or DefaultFinetuneStrategy()
-    task.config.strategy = strategy
-    clip = paddle.nn.ClipGradByGlobalNorm(task.config.grad_clip_norm) if task.config.grad_clip_norm else None
-    optimizer = strategy.build(task.network, math.ceil(total_steps / plan.accumulate), clip)
+    cfg = task.config
+    strategy = cfg.strategy or DefaultFinetuneStrategy()
+    cfg.strategy = strategy
+    clip = paddle.nn.ClipGradByGlobalNorm(cfg.grad_clip_norm) if cfg.grad_clip_norm else None
+    task._optimization = strategy.build(task.network, math.ceil(total_steps / plan.accumulate), clip)
+    optimizer = task._optimization.optimizer
+    if cfg.use_amp and task._device == "gpu" and cfg.amp_level == "O2":
+        # O2 keeps float16/bfloat16 weights with float32 master copies in the optimizer
+        paddle.amp.decorate(models=task.network, optimizers=optimizer, level="O2", dtype=cfg.amp_dtype)
     task.prepare(optimizer, task._loss, task._metrics or None)
+
+
+def _check_controls(task: "BaseTask", callbacks: list, plan: TrainPlan, eval_data: Any) -> None:
+    stopping = [c for c in callbacks if isinstance(c, EarlyStopping)]
+    evaluates = eval_data is not None or (plan.eval_interval is not None and task._has_phase_data("dev"))
+    if stopping and not evaluates:
+        raise ValueError("early stopping needs dev data evaluated during training: pass dev_dataset= to "
+                         "finetune_and_eval() (with eval_interval set), or eval_data= to fit().")
 
 
 def run(task: "BaseTask", train_data: Any, plan: TrainPlan, callbacks: Any = None, eval_data: Any = None,
@@ -172,7 +174,13 @@ def run(task: "BaseTask", train_data: Any, plan: TrainPlan, callbacks: Any = Non
     bridge = EventBridge(task, plan)
     lr = [] if any(isinstance(c, paddle.callbacks.LRScheduler) for c in user) else [OptimizerStepLR()]
     progress = [ProgressBar()] if plan.verbose else []
-    task._callbacks = [bridge, *lr, *progress, *user, ControlDispatch(bridge)]
+    strategy = task._optimization.callbacks if task._optimization is not None else []
+    # Order matters where callbacks meet at the end: early stopping restores the best weights
+    # before the weight average would put its own in place.
+    task._callbacks = [bridge, *lr, *progress, *strategy, *control_callbacks(task.config), *user,
+                       ControlDispatch(bridge)]
+    _check_controls(task, task._callbacks, plan, eval_data)
+    task._live_weights, task._best_weights = True, None
 
     manager = CheckpointManager(plan.checkpoint_dir, plan.keep_checkpoint_max) if plan.checkpoints else None
     if manager is not None and is_writer():
@@ -188,7 +196,8 @@ def run(task: "BaseTask", train_data: Any, plan: TrainPlan, callbacks: Any = Non
         else:
             _seed_everything(task.config.seed)
         task._start_epoch()
-        remaining = task.train_state.total_steps - task.train_state.global_step
+        state = task.train_state
+        remaining = 0 if state.stopped else state.total_steps - state.global_step
         task._phase_data("train", train_data)
         if remaining > 0:
             evaluation = None if eval_data is None else eval_loader(task, eval_data, plan.batch_size,

@@ -21,6 +21,7 @@ from ..engine.plan import TrainPlan
 from ..engine.report import ScalarWriter, log, logger
 from ..engine.resume import check_network
 from ..engine.steps import TaskAdapter
+from ..engine.summary import run_summary
 from ..metrics import HubMetric
 from ..state import RunEnv, RunState, TrainControl, TrainState
 from ..zoo.feature import FeatureRef, as_feature
@@ -78,9 +79,12 @@ class BaseTask(paddle.Model):
         super().__init__(network, specs, self.labels)
         if guessed:
             self._input_info = None  # learn the real shapes from the first batch
-        self._adapter = TaskAdapter(self)
+        self._adapter = TaskAdapter.adopt(self._adapter)
         self._metrics: list = []
         self._scaler = None
+        self._optimization = None  # what the strategy built: optimizer, schedule, callbacks
+        self._live_weights = True  # False once the best model replaced the training weights
+        self._best_weights: Optional[dict] = None  # the best model, when there is no checkpoint_dir
         self._device = "cpu"
         self._eval_metrics: list = []
         self.train_state = TrainState(seed=self.config.seed)
@@ -314,7 +318,10 @@ class BaseTask(paddle.Model):
 
     def _save_best_model(self, score: float, metric: str) -> None:
         manager = self._manager()
-        if manager is None or not training.is_writer():
+        if manager is None:
+            self._best_weights = {k: v.detach().clone() for k, v in self.network.state_dict().items()}
+            return
+        if not training.is_writer():
             return
         weights = self.network.state_dict()
         from ..engine.checkpoint import network_signature
@@ -326,6 +333,11 @@ class BaseTask(paddle.Model):
 
     def _load_best_model(self, missing_ok: bool = True) -> bool:
         manager = self._manager()
+        if manager is None and self._best_weights is not None:
+            self.network.set_state_dict(self._best_weights)
+            self._live_weights = False
+            log("INFO", "Load the best model (kept in memory: the run has no checkpoint_dir)")
+            return True
         path = manager.best_dir if manager else None
         if path is None:
             if not missing_ok:
@@ -334,6 +346,7 @@ class BaseTask(paddle.Model):
         manifest, files = manager.load(path)
         check_network(self, manifest, path)
         self.network.set_state_dict(files["model.pdparams"])
+        self._live_weights = False
         log("INFO", f"Load the best model from {path}")
         return True
 
@@ -434,8 +447,11 @@ class BaseTask(paddle.Model):
         if env is not None:
             env.current_epoch = self.train_state.epoch
 
-    def _stop_after_this_batch(self) -> None:
-        self.num_iters = 1  # hapi's own stop: its epoch loop breaks once num_iters reaches 0
+    def _request_stop(self) -> None:
+        """hapi's own stop: its batch loop breaks once num_iters reaches 0, its epoch loop on
+        stop_training."""
+        self.num_iters = 1
+        self.stop_training = True
 
     @contextlib.contextmanager
     def _eval_metrics_in_use(self) -> Iterator[None]:
@@ -457,6 +473,10 @@ class BaseTask(paddle.Model):
         return callbacks
 
     def _callbacks_for_eval(self) -> list:
+        """During training every callback of the run sees its evaluations (as in hapi's fit);
+        outside it, only the event bridge."""
+        if self._phases[:1] == ["train"]:
+            return list(self._callbacks)
         return [c for c in self._callbacks if isinstance(c, training.EventBridge)]
 
     # ------------------------------------------------------------------ run events
@@ -467,7 +487,9 @@ class BaseTask(paddle.Model):
         log("DEBUG", f"End of build env {self.phase}", level=10)
 
     def _finetune_start_event(self) -> None:
-        log("INFO", training.describe_run(self))
+        log("INFO", "hubtrain finetune start")
+        for line in run_summary(self):
+            log("INFO", "  " + line)
 
     def _finetune_end_event(self, run_states: list[RunState]) -> None:
         log("INFO", "hubtrain finetune finished.")
@@ -483,19 +505,26 @@ class BaseTask(paddle.Model):
         scores = " ".join(f"{k}={v:.5f}" for k, v in result.items())
         log("EVAL", f"[{self.phase} dataset evaluation result] {scores} [step/sec: {steps / used if used else 0:.2f}]")
         self._scalar_writer().add_all(f"{self.phase}", result, self.train_state.global_step)
-        if self.phase == "dev" and self._plan is not None and self._plan.checkpoints and self._phases[:1] == ["train"]:
+        if self.phase == "dev" and self._plan is not None and self._phases[:1] == ["train"]:
             self._track_best(result)
+
+    def _monitored(self, result: dict) -> Optional[tuple[str, float, bool]]:
+        """(name, score, higher is better) of the dev score that picks the best model: the first
+        metric's first value, or the loss for a task without metrics."""
+        reported = [(m, n) for m in self._eval_metrics for n in introspect.metric_names([m]) if n in result]
+        if reported:
+            metric, name = reported[0]
+            return name, float(result[name]), getattr(metric, "higher_is_better", True)
+        if "loss" in result:
+            return "loss", float(result["loss"]), False
+        return None
 
     def _track_best(self, result: dict) -> None:
         state = self.train_state
-        reported = [(m, n) for m in self._eval_metrics for n in introspect.metric_names([m]) if n in result]
-        if reported:
-            metric, name = reported[0]  # the first metric's (first) value decides
-            score, higher = float(result[name]), getattr(metric, "higher_is_better", True)
-        elif "loss" in result:
-            name, score, higher = "loss", float(result["loss"]), False
-        else:
+        watched = self._monitored(result)
+        if watched is None:
             return
+        name, score, higher = watched
         if math.isnan(score):
             return
         better = state.best_score is None or (score > state.best_score if higher else score < state.best_score)

@@ -1,0 +1,19 @@
+"""Callbacks that carry training behaviour: early stopping, an average of the weights, and
+ULMFiT's block plan. Each is a paddle callback, usable in `fit(callbacks=...)` as well."""
+from __future__ import annotations
+
+from .blocks import BlockPlan
+from .early_stopping import EarlyStopping
+from .ema import ExponentialMovingAverage
+
+__all__ = ["EarlyStopping", "ExponentialMovingAverage", "BlockPlan", "from_config"]
+
+
+def from_config(config) -> list:
+    """The callbacks a RunConfig's training controls ask for."""
+    callbacks: list = []
+    if config.early_stopping_patience is not None:
+        callbacks.append(EarlyStopping(config.early_stopping_patience, config.early_stopping_min_delta))
+    if config.ema_decay is not None:
+        callbacks.append(ExponentialMovingAverage(config.ema_decay))
+    return callbacks
