@@ -19,6 +19,7 @@ from .tasks import (MultiLabelClassifierTask, ReadingComprehensionTask, Regressi
                     create_seq_label_task)
 from . import callbacks, dataset, reader, zoo
 from .zoo import FeatureRef, Module
+from .export import Predictor
 
 __all__ = [
     "RunConfig", "RunState", "RunEnv", "TrainState", "TrainControl", "CheckpointError",
@@ -28,5 +29,5 @@ __all__ = [
     "create_seq_label_task",
     "FinetuneStrategy", "DefaultFinetuneStrategy", "AdamWeightDecayStrategy", "L2SPFinetuneStrategy",
     "ULMFiTStrategy", "Optimization", "EarlyStopping", "ExponentialMovingAverage", "callbacks",
-    "HubMetric", "Accuracy", "FeatureRef", "Module", "zoo", "dataset", "reader",
+    "HubMetric", "Accuracy", "FeatureRef", "Module", "zoo", "dataset", "reader", "Predictor",
 ]

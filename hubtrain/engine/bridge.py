@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import paddle
 
 from ..state import RunState
+from .distributed import global_weighted_loss
 
 if TYPE_CHECKING:
     from ..tasks.base import BaseTask
@@ -138,11 +139,17 @@ class EventBridge(paddle.callbacks.Callback):
     def on_eval_end(self, logs=None) -> None:
         task = self.task
         env = task.env
-        result = {name: logs[name] for name in task._metrics_name() if logs and name in logs}
-        if task._loss and env.run_states:
-            result["loss"] = weighted_loss(env.run_states)
-            if logs is not None:
-                logs["loss"] = result["loss"]  # what hapi's evaluate() returns
+        if task._eval_sharded:  # every rank saw a share: the merged metrics, the loss over all ranks
+            merged = task._merged_scores()
+            result = {name: merged[name] for name in task._metrics_name() if name in merged}
+            if task._loss:
+                result["loss"] = global_weighted_loss(env.run_states)
+        else:
+            result = {name: logs[name] for name in task._metrics_name() if logs and name in logs}
+            if task._loss and env.run_states:
+                result["loss"] = weighted_loss(env.run_states)
+        if logs is not None:
+            logs.update(result)  # what hapi's evaluate() returns
         env.result = result
         if logs is not None:
             logs["phase"] = task.phase  # for the callbacks after this one; evaluate() returns metrics only

@@ -14,13 +14,14 @@ __all__ = ["ResumableBatchSampler"]
 class ResumableBatchSampler:
     """Batches of dataset indices for one rank.
 
-    Under several ranks the order is padded by repeating its first indices until every rank
-    gets the same number of batches (as `paddle.io.DistributedBatchSampler` does), and rank r
-    takes batch positions r, r + nranks, ...; `real_size` says how many indices are real.
+    Under several ranks rank r takes positions r, r + nranks, ... of the order. For training the
+    order is first padded by repeating its first indices until every rank gets the same number of
+    batches (as `paddle.io.DistributedBatchSampler` does: the ranks must step together); for
+    evaluation (`pad=False`) it is not, so no sample counts twice.
     """
 
     def __init__(self, num_samples: int, batch_size: int, shuffle: bool = False, drop_last: bool = False,
-                 seed: int = 0, nranks: int = 1, rank: int = 0) -> None:
+                 seed: int = 0, nranks: int = 1, rank: int = 0, pad: bool = True) -> None:
         self.num_samples = num_samples
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -28,6 +29,7 @@ class ResumableBatchSampler:
         self.seed = seed
         self.nranks = nranks
         self.rank = rank
+        self.pad = pad
         self.epoch = 0
         self.skip = 0
 
@@ -41,8 +43,13 @@ class ResumableBatchSampler:
             return np.random.RandomState((self.seed * 100003 + self.epoch) % 2**32).permutation(self.num_samples)
         return np.arange(self.num_samples)
 
+    def _per_rank(self) -> int:
+        if self.pad:
+            return math.ceil(self.num_samples / self.nranks)
+        return len(range(self.rank, self.num_samples, self.nranks))
+
     def _batches_per_rank(self) -> int:
-        per_rank = math.ceil(self.num_samples / self.nranks)
+        per_rank = self._per_rank()
         return per_rank // self.batch_size if self.drop_last else math.ceil(per_rank / self.batch_size)
 
     def batches_per_epoch(self) -> int:
@@ -51,9 +58,8 @@ class ResumableBatchSampler:
     def __iter__(self) -> Iterator[list[int]]:
         order = self._order()
         if self.nranks > 1:
-            per_rank = math.ceil(self.num_samples / self.nranks)
-            total = per_rank * self.nranks
-            if total > len(order):
+            total = math.ceil(self.num_samples / self.nranks) * self.nranks
+            if self.pad and total > len(order):
                 order = np.concatenate([order, np.resize(order, total - len(order))])
             order = order[self.rank::self.nranks]
         n_batches = self._batches_per_rank()

@@ -8,6 +8,8 @@ from typing import Any
 import paddle
 from paddle.hapi.model import DynamicGraphAdapter, _update_input_info
 
+from .compile import first_static_call
+
 __all__ = ["TaskAdapter"]
 
 
@@ -44,6 +46,8 @@ class TaskAdapter(DynamicGraphAdapter):
         if self._input_info is None:
             self._input_info = _update_input_info(inputs)
         net = self.ddp_model if self._nranks > 1 and self.mode == "train" else self.model.network
+        if self.model._static_pending:
+            return _as_list(first_static_call(self.model, lambda: net(*inputs)))
         return _as_list(net(*inputs))
 
     def train_batch(self, inputs, labels=None, update=True):
@@ -89,7 +93,7 @@ class TaskAdapter(DynamicGraphAdapter):
         inputs = _tensors(inputs)
         outputs = self._forward(inputs)
         task._record_step(task._postprocess(outputs), len_of(inputs))
-        return [o.numpy() for o in outputs]
+        return [] if task._streaming else [o.numpy() for o in outputs]
 
 
 def len_of(inputs: list[paddle.Tensor]) -> int:

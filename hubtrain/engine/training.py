@@ -15,6 +15,7 @@ from ..state import RunEnv, RunState, TrainState
 from ..callbacks import EarlyStopping, from_config as control_callbacks
 from .bridge import ControlDispatch, EventBridge, OptimizerStepLR
 from .checkpoint import CheckpointManager
+from .compile import compile_forward
 from .plan import TrainPlan
 from .report import ProgressBar, is_main_process, log
 from .resume import checkpoint_files, restore_latest
@@ -61,23 +62,24 @@ def _check_dataset(data: Any, phase: str) -> None:
 
 
 def _loader(task: "BaseTask", data: Any, batch_size: int, shuffle: bool, drop_last: bool, num_workers: int,
-            phase: str, seed: int, shard: bool) -> DataLoader:
+            phase: str, seed: int, shard: bool, pad: bool = True) -> DataLoader:
     _check_dataset(data, phase)
     if isinstance(data, DataLoader):
         return data
     nranks = paddle.distributed.get_world_size() if shard else 1
     rank = paddle.distributed.get_rank() if shard else 0
-    sampler = ResumableBatchSampler(len(data), batch_size, shuffle, drop_last, seed, nranks, rank)
-    if len(sampler) == 0:
+    sampler = ResumableBatchSampler(len(data), batch_size, shuffle, drop_last, seed, nranks, rank, pad)
+    if len(sampler) == 0 and pad:
         raise ValueError(f"the {phase} dataset has {len(data)} samples, fewer than one batch of {batch_size} "
                          f"with drop_last=True: lower batch_size or set drop_last=False.")
     return DataLoader(data, batch_sampler=sampler, num_workers=num_workers, return_list=True,
                       collate_fn=task._collate_fn())
 
 
-def eval_loader(task: "BaseTask", data: Any, batch_size: int, num_workers: int) -> DataLoader:
-    """Every sample once, in order (each process evaluates the whole split)."""
-    return _loader(task, data, batch_size, False, False, num_workers, "evaluation", 0, shard=False)
+def eval_loader(task: "BaseTask", data: Any, batch_size: int, num_workers: int, shard: bool = False) -> DataLoader:
+    """Every sample once, in order: the whole split, or with `shard` this rank's share of it
+    (samples rank, rank + n, ...; no padding)."""
+    return _loader(task, data, batch_size, False, False, num_workers, "evaluation", 0, shard=shard, pad=False)
 
 
 def _build_env(task: "BaseTask", phase: str, make: Any) -> Any:
@@ -89,8 +91,7 @@ def _build_env(task: "BaseTask", phase: str, make: Any) -> Any:
         if first:
             task._build_env_start_event()
         env.loader = make()
-        if first and phase == "train" and task.config.to_static:
-            task.network.forward = paddle.jit.to_static(task.network.forward)
+        compile_forward(task)
         if first:
             task._build_env_end_event()
         env.is_built = True

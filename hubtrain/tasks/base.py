@@ -14,9 +14,11 @@ import paddle
 from paddle.static import InputSpec
 
 from ..config import RunConfig
-from ..engine import training
+from ..engine import distributed, training
 from ..engine.bridge import weighted_loss
 from ..engine.checkpoint import CheckpointManager
+from ..engine.compile import compile_forward
+from ..engine.prediction import PredictionWriter
 from ..engine.plan import TrainPlan
 from ..engine.report import ScalarWriter, log, logger
 from ..engine.resume import check_network
@@ -50,6 +52,8 @@ class BaseTask(paddle.Model):
     # `predict` reports (`_postprocess`) goes by `predict_output_names` when the task sets them.
     output_names: Sequence[str] = ("logits",)
     predict_output_names: Optional[Sequence[str]] = None
+    # predict's first output holds one probability per class (a row's "label" is its largest)
+    predicts_class_probabilities = False
 
     def __init__(self, feature: Any, config: Optional[RunConfig] = None, data_reader: Any = None,
                  metrics_choices: Any = "default", inputs: Optional[list] = None,
@@ -85,6 +89,10 @@ class BaseTask(paddle.Model):
         self._optimization = None  # what the strategy built: optimizer, schedule, callbacks
         self._live_weights = True  # False once the best model replaced the training weights
         self._best_weights: Optional[dict] = None  # the best model, when there is no checkpoint_dir
+        self._eval_sharded = False  # this evaluation is split between processes
+        self._dygraph_forward = None  # the network's own forward, once to_static replaced it
+        self._streaming = False  # predictions go to a file: hapi keeps none of them
+        self._static_pending = False  # the converted forward has not run yet
         self._device = "cpu"
         self._eval_metrics: list = []
         self.train_state = TrainState(seed=self.config.seed)
@@ -218,25 +226,48 @@ class BaseTask(paddle.Model):
 
     def evaluate(self, eval_data: Any, batch_size: int = 1, log_freq: int = 10, verbose: int = 2,
                  num_workers: int = 0, callbacks: Any = None, num_iters: Optional[int] = None) -> dict:
-        """hapi's evaluate; the loss returned is the sample-weighted mean over the split."""
-        loader = training.eval_loader(self, eval_data, batch_size, num_workers)
+        """hapi's evaluate; the loss returned is the sample-weighted mean over the split. Under
+        several processes each rank evaluates its share and all report the merged result."""
         if not self._phases or self.phase != "train":
             self._ensure_prepared()
-        with self._eval_metrics_in_use():
-            return super().evaluate(loader, batch_size, log_freq, 0, num_workers,
-                                    self._with_bridge(callbacks), num_iters)
+        compile_forward(self)
+        shard = distributed.can_shard(self._eval_metrics) and not isinstance(eval_data, paddle.io.DataLoader)
+        loader = training.eval_loader(self, eval_data, batch_size, num_workers, shard=shard)
+        self._eval_sharded = shard
+        try:
+            with self._eval_metrics_in_use():
+                return super().evaluate(loader, batch_size, log_freq, 0, num_workers,
+                                        self._with_bridge(callbacks), num_iters)
+        finally:
+            self._eval_sharded = False
 
     def predict(self, test_data: Any = None, batch_size: int = 1, num_workers: int = 0,
                 stack_outputs: bool = False, verbose: int = 1, callbacks: Any = None, *,
-                data: Any = None, load_best_model: bool = True, return_result: bool = False) -> Any:
+                data: Any = None, load_best_model: bool = True, return_result: bool = False,
+                output_file: Optional[str] = None) -> Any:
         """hapi's predict(test_data) -> outputs per output; PaddleHub's predict(data=[examples]) ->
-        list of RunState whose run_results[0] are probabilities (or the head's processed outputs)."""
+        list of RunState whose run_results[0] are probabilities (or the head's processed outputs).
+        With `output_file`, each sample's processed outputs go to that file as a JSON line while
+        the batches come, nothing is kept, and the file's path is returned."""
         if data is not None:
-            return self._predict_examples(data, load_best_model, return_result)
+            return self._predict_examples(data, load_best_model, return_result, output_file)
         if test_data is None:
             raise ValueError("predict() needs test_data (a Dataset or DataLoader) or data=[raw examples].")
         loader = training.eval_loader(self, test_data, batch_size, num_workers)
-        return super().predict(loader, batch_size, num_workers, stack_outputs, 0, self._with_bridge(callbacks))
+        compile_forward(self)
+        callbacks = self._with_bridge(callbacks)
+        if output_file is None:
+            return super().predict(loader, batch_size, num_workers, stack_outputs, 0, callbacks)
+        names = self.predict_output_names or self.output_names
+        dataset = getattr(self.data_reader, "dataset", None)
+        labels = dataset.get_labels() if dataset is not None and hasattr(dataset, "get_labels") else None
+        writer = PredictionWriter(output_file, names, self.predicts_class_probabilities, labels)
+        self._streaming = True
+        try:
+            super().predict(loader, batch_size, num_workers, False, 0, callbacks + [writer])
+        finally:
+            self._streaming = False
+        return writer.path
 
     def _update_inputs(self) -> None:
         """Input specs from the first batch, named after the backbone's inputs, batch size free."""
@@ -289,15 +320,18 @@ class BaseTask(paddle.Model):
         env = self._envs.get(self._phase_name(phase))
         return env.result if env else None
 
-    def _predict_examples(self, data: Sequence, load_best_model: bool, return_result: bool) -> Any:
+    def _predict_examples(self, data: Sequence, load_best_model: bool, return_result: bool,
+                          output_file: Optional[str] = None) -> Any:
         if load_best_model:
             self._load_best_model(missing_ok=True)
         if self.data_reader is not None and hasattr(self.data_reader, "examples_dataset"):
             dataset = self.data_reader.examples_dataset(data)
         else:
             dataset = training.ExampleList(data)
-        self.predict(dataset, batch_size=self.config.batch_size, num_workers=0, verbose=0,
-                     callbacks=self._callbacks_for_eval())
+        path = self.predict(dataset, batch_size=self.config.batch_size, num_workers=0, verbose=0,
+                            callbacks=self._callbacks_for_eval(), output_file=output_file)
+        if output_file is not None:
+            return path
         run_states = self._envs["predict"].run_states
         if return_result:
             return [r for rs in run_states for r in rs.run_results[0]]
@@ -321,15 +355,15 @@ class BaseTask(paddle.Model):
         if manager is None:
             self._best_weights = {k: v.detach().clone() for k, v in self.network.state_dict().items()}
             return
-        if not training.is_writer():
-            return
-        weights = self.network.state_dict()
-        from ..engine.checkpoint import network_signature
+        if training.is_writer():
+            weights = self.network.state_dict()
+            from ..engine.checkpoint import network_signature
 
-        path = manager.save_best({"model.pdparams": weights},
-                                 {"score": score, "metric": metric, "step": self.train_state.global_step,
-                                  "network": network_signature(weights), "task": type(self).__name__})
-        log("INFO", f"Best model saved to {path} [{metric}={score:.5f}]")
+            path = manager.save_best({"model.pdparams": weights},
+                                     {"score": score, "metric": metric, "step": self.train_state.global_step,
+                                      "network": network_signature(weights), "task": type(self).__name__})
+            log("INFO", f"Best model saved to {path} [{metric}={score:.5f}]")
+        distributed.barrier()  # the other ranks may load it next
 
     def _load_best_model(self, missing_ok: bool = True) -> bool:
         manager = self._manager()
@@ -421,10 +455,18 @@ class BaseTask(paddle.Model):
         return results
 
     def _reset_metrics(self) -> None:
-        """hapi resets the metrics after every epoch; their values are kept for `variable()` first."""
+        """hapi resets the metrics after every epoch; their values are kept for `variable()` first
+        (merged over the ranks when they shared an evaluation)."""
+        if self._eval_sharded:
+            distributed.merge_metrics(self._metrics)
+            self._last_scores = self._metrics
         if self._metrics and self._last_scores is self._metrics:
             self._last_scores = introspect.scores(self)
         super()._reset_metrics()
+
+    def _merged_scores(self) -> dict:
+        """The values of the evaluation that just ended, as `_reset_metrics` kept them."""
+        return introspect.scores(self)
 
     def _record_step(self, results: list, examples: int) -> None:
         self._step_record = (results, examples)
@@ -603,6 +645,19 @@ class BaseTask(paddle.Model):
         initialise the parameters in a static-graph executor. In dygraph the parameters already
         exist and hold their (trained) values, so it is for inspection: running it would reset them."""
         return introspect.traced(self, "main").startup_program
+
+    # ------------------------------------------------------------------ inference export
+    def export(self, path: str, *, postprocess: bool = True) -> str:
+        """Write the network (with what `predict(data=...)` reports on top, when it can be traced)
+        and its preprocessing to the directory `path`, for `hub.Predictor` and ONNX. Under several
+        processes rank 0 writes it and the others wait for it."""
+        import os
+
+        from ..export import export_task
+
+        written = export_task(self, path, postprocess=postprocess) if training.is_writer() else os.path.abspath(path)
+        distributed.barrier()
+        return written
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(feature_dim={self.feature_dim}, metrics={self.metrics_choices})"

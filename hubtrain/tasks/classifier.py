@@ -39,6 +39,7 @@ class ClassifierTask(BaseTask):
     allowed_metrics = ("acc",)
     dropout_rate = 0.0
     predict_output_names = ("probs",)
+    predicts_class_probabilities = True
 
     def __init__(self, feature: Any, num_classes: int, data_reader: Any = None, config: Any = None,
                  hidden_units: Optional[Sequence[int]] = None, metrics_choices: Any = "default",

@@ -192,8 +192,12 @@ class ReadingComprehensionTask(BaseTask):
         references = [self._references[index] for index, _ in finished]
         return [metric.update(*metric.compute(predictions, references)) for metric in metrics]
 
-    def _predict_examples(self, data: Sequence, load_best_model: bool, return_result: bool) -> Any:
+    def _predict_examples(self, data: Sequence, load_best_model: bool, return_result: bool,
+                          output_file: Optional[str] = None) -> Any:
         """With return_result: each question's answer text (its windows merged)."""
+        if output_file is not None:
+            raise ValueError(f"{type(self).__name__}.predict(output_file=...) is not available: an answer is "
+                             f"merged from all windows of its context. Use return_result=True and write the answers.")
         if self.data_reader is None or not hasattr(self.data_reader, "examples_dataset"):
             raise ValueError(f"{type(self).__name__}.predict(data=...) needs a ReadingComprehensionReader as "
                              f"data_reader, to cut the contexts into windows.")

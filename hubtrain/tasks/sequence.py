@@ -218,10 +218,11 @@ class SequenceLabelTask(BaseTask):
         ok = (tags >= 0) & (tags < self.num_classes)
         return ~(ok if self.add_crf else ok | (tags == IGNORE_INDEX))
 
-    def _predict_examples(self, data: Sequence, load_best_model: bool, return_result: bool) -> Any:
+    def _predict_examples(self, data: Sequence, load_best_model: bool, return_result: bool,
+                          output_file: Optional[str] = None) -> Any:
         """With return_result: per example, the tag ids of its tokens ([CLS]/[SEP] and padding cut)."""
-        run_states = super()._predict_examples(data, load_best_model, False)
-        if not return_result:
+        run_states = super()._predict_examples(data, load_best_model, False, output_file)
+        if not return_result or output_file is not None:
             return run_states
         first = 1 if self.with_cls_sep else 0
         found = []

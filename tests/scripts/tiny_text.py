@@ -8,7 +8,7 @@ WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list("abcdefghijklmnopq
     "good", "great", "fine", "bad", "awful", "poor", "movie", "film", "the", "is", "was", "very", "not", "a"]
 
 
-def write_tiny_bert(directory, seed=0, max_position=64):
+def write_tiny_bert(directory, seed=0, max_position=64, dropout=0.1):
     from paddlenlp.transformers import BertConfig, BertModel, BertTokenizer
 
     os.makedirs(directory, exist_ok=True)
@@ -17,7 +17,8 @@ def write_tiny_bert(directory, seed=0, max_position=64):
         f.write("\n".join(WORDS) + "\n")
     paddle.seed(seed)
     config = BertConfig(vocab_size=len(WORDS), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=max_position)
+                        intermediate_size=64, max_position_embeddings=max_position,
+                        hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
     BertModel(config).save_pretrained(directory)
     BertTokenizer(vocab, do_lower_case=True).save_pretrained(directory)
     return directory

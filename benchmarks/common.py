@@ -1,0 +1,287 @@
+"""What the training-loop benchmarks share: the two workloads (their networks and data), one set
+of initial weights copied into every contender, and the interleaved timing of contenders.
+
+Importing this module sets HUBTRAIN_LOG_LEVEL=WARNING (unless set) before hubtrain is imported,
+so log lines are not printed while a loop is timed; the log events themselves still run.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Callable, Optional, Sequence
+
+os.environ.setdefault("HUBTRAIN_LOG_LEVEL", "WARNING")  # read when hubtrain is imported
+warnings.filterwarnings("ignore", category=UserWarning, module=r"paddle\.")  # ccache notice, hapi's to_tensor copy
+
+import numpy as np  # noqa: E402
+import paddle  # noqa: E402
+import paddle.nn as nn  # noqa: E402
+import paddle.nn.functional as F  # noqa: E402
+from paddle.io import Dataset  # noqa: E402
+from paddle.static import InputSpec  # noqa: E402
+
+SEED = 2026
+LR = 1e-3
+LOG_EVERY = 10
+
+
+def progress(message: str) -> None:
+    """Progress goes to stderr; stdout carries only the tables."""
+    print(message, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------------- data
+class ArrayDataset(Dataset):
+    """(features, [label]) pairs from two arrays; the first `n` rows only, if given."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, n: Optional[int] = None) -> None:
+        super().__init__()
+        self.x, self.y = x, y
+        self.n = len(x) if n is None else min(n, len(x))
+
+    def __getitem__(self, i: int):
+        return self.x[i], self.y[i]
+
+    def __len__(self) -> int:
+        return self.n
+
+
+# ---------------------------------------------------------------------------------------- models
+class MLPBackbone(nn.Layer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Dropout(0.1), nn.Linear(512, 512))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class EncoderLayer(nn.Layer):
+    """Post-norm self-attention and a ReLU feed-forward block: the computation of
+    `paddle.nn.TransformerEncoderLayer` with its defaults, written out because importing
+    paddlenlp replaces that class's forward. This way the network is the same with or without
+    paddlenlp imported."""
+
+    def __init__(self, d_model: int, heads: int, ffn: int, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.self_attn = nn.MultiHeadAttention(d_model, heads, dropout=dropout)
+        self.linear1 = nn.Linear(d_model, ffn)
+        self.dropout = nn.Dropout(dropout)
+        self.linear2 = nn.Linear(ffn, d_model)
+        self.norm1 = nn.LayerNorm(d_model)
+        self.norm2 = nn.LayerNorm(d_model)
+        self.dropout1 = nn.Dropout(dropout)
+        self.dropout2 = nn.Dropout(dropout)
+
+    def forward(self, x):
+        x = self.norm1(x + self.dropout1(self.self_attn(x, x, x)))
+        return self.norm2(x + self.dropout2(self.linear2(self.dropout(F.relu(self.linear1(x))))))
+
+
+class TransformerBackbone(nn.Layer):
+    """Token embedding + learned positions + a stack of encoder layers; [N, T] ids -> [N, T, d]."""
+
+    def __init__(self, vocab: int, seq_len: int, d_model: int, layers: int, heads: int, ffn: int) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab, d_model)
+        self.pos = self.create_parameter([1, seq_len, d_model],
+                                         default_initializer=nn.initializer.Normal(std=0.02))
+        self.layers = nn.LayerList([EncoderLayer(d_model, heads, ffn) for _ in range(layers)])
+
+    def forward(self, ids):
+        x = self.embed(ids) + self.pos
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+class MeanPool(nn.Layer):
+    """[N, T, C] -> [N, C]; [N, C] unchanged (what a classifier head does with a feature)."""
+
+    def forward(self, x):
+        return x.mean(axis=1) if x.ndim == 3 else x
+
+
+def make_head(dim: int, num_classes: int) -> nn.Layer:
+    """The same head hubtrain's ClassifierTask builds (pool + fc, truncated-normal weights)."""
+    return nn.Sequential(MeanPool(), nn.Linear(
+        dim, num_classes,
+        weight_attr=paddle.ParamAttr(initializer=nn.initializer.TruncatedNormal(std=0.02)),
+        bias_attr=paddle.ParamAttr(initializer=nn.initializer.Constant(0.0))))
+
+
+class Classifier(nn.Layer):
+    def __init__(self, backbone: nn.Layer, head: nn.Layer) -> None:
+        super().__init__()
+        self.backbone, self.head = backbone, head
+
+    def forward(self, x):
+        return self.head(self.backbone(x))
+
+
+# ---------------------------------------------------------------------------------------- workloads
+@dataclass
+class Workload:
+    name: str
+    make_backbone: Callable[[], nn.Layer]
+    feature_dim: int
+    num_classes: int
+    x: np.ndarray
+    y: np.ndarray
+    input_spec: InputSpec
+    batch_size: int
+    steps: int
+    repeats: int
+    warmup_steps: int
+    description: str
+    initial: list = field(default_factory=list)
+
+    def dataset(self, steps: int) -> ArrayDataset:
+        return ArrayDataset(self.x, self.y, steps * self.batch_size)
+
+
+def mlp_workload(steps: int, repeats: int, warmup: int, batch: int = 64) -> Workload:
+    rng = np.random.RandomState(0)
+    n = max(steps, warmup) * batch
+    x = rng.standard_normal((n, 784)).astype("float32")
+    y = rng.randint(0, 10, (n, 1)).astype("int64")
+    return Workload("mlp", MLPBackbone, 512, 10, x, y, InputSpec([None, 784], "float32", "x"),
+                    batch, steps, repeats, warmup,
+                    f"MLP 784-512-ReLU-Dropout-512-10, batch {batch}, {steps} steps")
+
+
+def transformer_workload(steps: int, repeats: int, warmup: int, d_model: int = 256, layers: int = 4,
+                         heads: int = 4, ffn: int = 512, seq_len: int = 64, batch: int = 32,
+                         vocab: int = 1000) -> Workload:
+    rng = np.random.RandomState(1)
+    n = max(steps, warmup) * batch
+    x = rng.randint(0, vocab, (n, seq_len)).astype("int64")
+    y = rng.randint(0, 4, (n, 1)).astype("int64")
+    return Workload("transformer", lambda: TransformerBackbone(vocab, seq_len, d_model, layers, heads, ffn),
+                    d_model, 4, x, y, InputSpec([None, seq_len], "int64", "ids"), batch, steps, repeats, warmup,
+                    f"Transformer encoder d_model {d_model}, {layers} layers, {heads} heads, ffn {ffn}, "
+                    f"seq {seq_len}, batch {batch}, {steps} steps")
+
+
+# ---------------------------------------------------------------------------------------- weights
+def build_reference(w: Workload) -> Classifier:
+    paddle.seed(SEED)
+    return Classifier(w.make_backbone(), make_head(w.feature_dim, w.num_classes))
+
+
+def load_initial(net: nn.Layer, initial: list) -> None:
+    """Copy the reference initial weights in parameter order (backbone first, then the head's fc)."""
+    params = net.parameters()
+    if len(params) != len(initial):
+        raise RuntimeError(f"network has {len(params)} parameters, the reference {len(initial)}")
+    for p, value in zip(params, initial):
+        if list(p.shape) != list(value.shape):
+            raise RuntimeError(f"parameter {p.name} has shape {p.shape}, the reference {list(value.shape)}")
+        p.set_value(value)
+
+
+def fresh_network(w: Workload) -> Classifier:
+    """A new network holding the reference initial weights."""
+    paddle.seed(SEED)
+    net = Classifier(w.make_backbone(), make_head(w.feature_dim, w.num_classes))
+    load_initial(net, w.initial)
+    return net
+
+
+def adam(net: nn.Layer) -> paddle.optimizer.Optimizer:
+    return paddle.optimizer.Adam(learning_rate=LR, parameters=net.parameters())
+
+
+def sync(device: str) -> None:
+    if device == "gpu":
+        paddle.device.synchronize()
+
+
+# ---------------------------------------------------------------------------------------- timing
+Runner = Callable[..., dict]
+
+
+def bench(w: Workload, device: str, runners: dict[str, Runner], warmup_kwargs: Optional[dict] = None) -> dict:
+    """Warm every contender up once, then time R rounds in rotating order.
+
+    `runners` maps a contender's name to `runner(workload, steps, device, **kwargs) -> {"seconds",
+    "steps", ...}`; the first contender is the baseline of the ratios. `warmup_kwargs` gives extra
+    arguments for a contender's warm-up call only."""
+    w.initial = [p.numpy() for p in build_reference(w).parameters()]
+    names = list(runners)
+    warmup_kwargs = warmup_kwargs or {}
+
+    # Warm-up: every code path once (kernels, allocator, lazy imports); also checks step counts.
+    warmups = {}
+    for name in names:
+        res = runners[name](w, w.warmup_steps, device, **warmup_kwargs.get(name, {}))
+        if res.get("steps") != w.warmup_steps:
+            raise RuntimeError(f"{name} ran {res.get('steps')} steps in warm-up, expected {w.warmup_steps}")
+        warmups[name] = res["seconds"]
+        progress(f"  [{w.name}] warm-up {name}: {res['seconds']:.2f}s")
+
+    times: dict[str, list[float]] = {c: [] for c in names}
+    extras: dict[str, list[dict]] = {c: [] for c in names}
+    for r in range(w.repeats):
+        shift = r % len(names)
+        for name in names[shift:] + names[:shift]:
+            res = runners[name](w, w.steps, device)
+            if "steps" in res and res["steps"] != w.steps:
+                raise RuntimeError(f"{name} ran {res['steps']} steps, expected {w.steps}")
+            times[name].append(res["seconds"])
+            extras[name].append({k: v for k, v in res.items() if k not in ("seconds", "steps")})
+            progress(f"  [{w.name}] repeat {r + 1}/{w.repeats} {name}: {res['seconds']:.3f}s")
+
+    base = names[0]
+    base_median = statistics.median(times[base])
+    rows = []
+    for name in names:
+        med = statistics.median(times[name])
+        # Each round runs the contenders back to back, so a per-round ratio compares runs made
+        # under the same machine conditions; its median resists slow drifts in CPU speed.
+        paired = [t / h for t, h in zip(times[name], times[base])]
+        rows.append({"contender": name, "median_s": med, "ms_per_step": 1000 * med / w.steps,
+                     "ratio_to_hand": med / base_median, "paired_ratio_median": statistics.median(paired),
+                     "min_s": min(times[name]), "max_s": max(times[name]), "times_s": times[name],
+                     "paired_ratios": paired, "warmup_s": warmups[name], "extra": extras[name]})
+    return {"workload": w.name, "description": w.description, "steps": w.steps, "repeats": w.repeats,
+            "batch_size": w.batch_size, "rows": rows}
+
+
+def row(result: dict, contender: str) -> dict:
+    for r in result["rows"]:
+        if r["contender"] == contender:
+            return r
+    raise KeyError(f"{contender} is not among the contenders of {result['workload']}")
+
+
+def overhead_table(results: Sequence[dict]) -> str:
+    lines = ["| workload | contender | median s | ms/step | min-max s | ratio of medians | median per-round ratio |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for res in results:
+        for r in res["rows"]:
+            lines.append(f"| {res['workload']} ({res['steps']} steps x{res['repeats']}) | {r['contender']} | "
+                         f"{r['median_s']:.3f} | {r['ms_per_step']:.2f} | "
+                         f"{r['min_s']:.3f}-{r['max_s']:.3f} | {r['ratio_to_hand']:.3f} | "
+                         f"{r['paired_ratio_median']:.3f} |")
+    return "\n".join(lines)
+
+
+def environment(device: str, quick: bool, total_seconds: float) -> dict:
+    import hubtrain as hub
+
+    return {"paddle": paddle.__version__, "hubtrain": hub.__version__, "python": platform.python_version(),
+            "device": device, "cpu_count": os.cpu_count(), "platform": platform.platform(),
+            "date": time.strftime("%Y-%m-%d"), "quick": quick, "total_seconds": round(total_seconds, 1)}
+
+
+def check_device(device: str) -> Optional[str]:
+    """None when `device` can be used, else why not."""
+    if device == "gpu" and not (paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0):
+        return "--device gpu needs paddlepaddle-gpu and a visible GPU"
+    return None
