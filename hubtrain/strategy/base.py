@@ -31,9 +31,12 @@ def check_number(name: str, value: Any, low: float, high: float = float("inf"), 
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (not whole or isinstance(value, int))
     ok = ok and (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
     if not ok:
-        lo, hi = ("(" if low_open else "[") + f"{low:g}", f"{high:g}" + (")" if high_open else "]")
         kind = "a whole number" if whole else "a number"
-        raise ValueError(f"{name} = {value!r} is not accepted: use {kind} in {lo}, {hi}.")
+        if high == float("inf"):
+            wanted = f"{kind} {'>' if low_open else '>='} {low:g}"
+        else:
+            wanted = f"{kind} in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ValueError(f"{name} = {value!r} is not accepted: use {wanted}.")
 
 
 @dataclass
