@@ -227,8 +227,10 @@ def bench(w: Workload, device: str, runners: dict[str, Runner], warmup_kwargs: O
 
     times: dict[str, list[float]] = {c: [] for c in names}
     extras: dict[str, list[dict]] = {c: [] for c in names}
+    k = len(names)
     for r in range(w.repeats):
-        shift = r % len(names)
+        # Rotate the order; with fewer rounds than contenders, spread the rotations evenly.
+        shift = r % k if w.repeats >= k else (r * k) // w.repeats
         for name in names[shift:] + names[:shift]:
             res = runners[name](w, w.steps, device)
             if "steps" in res and res["steps"] != w.steps:

@@ -1,0 +1,347 @@
+"""The benchmark suite: hubtrain's training loop against a hand-written loop and other frameworks,
+to_static against dygraph, one process against two, and prediction's peak memory; every number
+next to its target.
+
+    python benchmarks/run_all.py                  # the full measurement (estimated 12 minutes on 2 CPU cores)
+    python benchmarks/run_all.py --quick          # a smoke run (a few minutes), not a measurement
+    python benchmarks/run_all.py --device gpu --json results.json
+
+Parts (`--parts`, all by default):
+
+  loops    (a) an overhead-bound MLP and (b) a compute-bound transformer classifier, same initial
+           weights and data for every contender: hand-written loop, paddle.Model.fit, PaddleNLP
+           Trainer, hubtrain task.fit, hubtrain task.finetune, and on (b) also hubtrain task.fit
+           with RunConfig(to_static=True). Interleaved rounds, medians, ratios to the hand-written
+           loop (contenders.py says what each one runs).
+  dp       hubtrain task.fit in 1 process and in 2 (paddle.distributed.launch, gloo on CPU), same
+           global batch and samples; samples/s timed inside the worker (dp_worker.py).
+  predict  peak RSS of a fresh process predicting 1x, 10x and 100x a base number of MLP inputs:
+           task.predict(output_file=...), in-memory task.predict, a plain paddle loop for
+           reference, and the streaming run again with glibc's mmap threshold fixed, which
+           separates memory the allocator keeps from memory in use (predict_memory.py).
+
+Tables go to stdout, progress to stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any, Optional
+
+from common import bench, check_device, environment, mlp_workload, overhead_table, progress, row, transformer_workload
+from contenders import (HAND, HAPI, HUB, HUB_FINETUNE, HUB_STATIC, TRAINER, quiet_trainer, run_hand, run_hapi,
+                        run_hub, run_hub_finetune, run_trainer, static_runner)
+
+import paddle  # noqa: E402  (after common, which quiets paddle's import-time warnings)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PARTS = ("loops", "dp", "predict")
+OTHER_FRAMEWORKS = (HAPI, TRAINER)
+HUBTRAIN = (HUB, HUB_FINETUNE)
+# Targets the suite is judged by (ratios are of median wall times).
+MAX_RATIO = {"mlp": 1.03, "transformer": 1.01}
+MIN_STATIC_SPEEDUP = 1.15
+MAX_PREDICT_GROWTH = 1.05  # peak RSS at 100x over peak RSS at 1x, streaming
+
+
+# ---------------------------------------------------------------------------------------- loops
+def loop_runners(with_static: bool) -> dict:
+    runners = {HAND: run_hand, HAPI: run_hapi, TRAINER: run_trainer, HUB: run_hub, HUB_FINETUNE: run_hub_finetune}
+    if with_static:
+        runners[HUB_STATIC] = static_runner()
+    return runners
+
+
+def to_static_summary(result: dict) -> dict:
+    dygraph, static = row(result, HUB), row(result, HUB_STATIC)
+    per_round = [d / s for d, s in zip(dygraph["times_s"], static["times_s"])]
+    return {"workload": result["workload"], "steps": result["steps"], "repeats": result["repeats"],
+            "dygraph_median_s": dygraph["median_s"], "static_median_s": static["median_s"],
+            "speedup": dygraph["median_s"] / static["median_s"], "per_round_speedup_median": statistics.median(per_round),
+            "per_round_speedups": per_round, "dygraph_warmup_s": dygraph["warmup_s"],
+            "static_first_run_s": static["warmup_s"]}
+
+
+def to_static_table(summaries: list) -> str:
+    lines = ["| workload | hubtrain task.fit dygraph median s | to_static median s | speed-up (ratio of medians) | "
+             "median per-round speed-up | warm-up run s: dygraph / to_static (conversion included) |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for s in summaries:
+        lines.append(f"| {s['workload']} ({s['steps']} steps x{s['repeats']}) | {s['dygraph_median_s']:.3f} | "
+                     f"{s['static_median_s']:.3f} | {s['speedup']:.3f} | {s['per_round_speedup_median']:.3f} | "
+                     f"{s['dygraph_warmup_s']:.2f} / {s['static_first_run_s']:.2f} |")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------- dp
+def _tail(path: str, chars: int = 3000) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()[-chars:]
+    except OSError:
+        return f"({path} not written)"
+
+
+def dp_run(workload: str, processes: int, steps: int, global_batch: int, warmup: int, device: str,
+           workdir: str, tag: str) -> dict:
+    out = os.path.join(workdir, f"{tag}.json")
+    log_dir = os.path.join(workdir, f"{tag}-log")
+    worker = [os.path.join(HERE, "dp_worker.py"), "--workload", workload, "--steps", str(steps),
+              "--global-batch", str(global_batch), "--warmup-steps", str(warmup), "--device", device, "--out", out]
+    if processes == 1:
+        cmd = [sys.executable, *worker]
+    else:
+        cmd = [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", str(processes),
+               "--log_dir", log_dir, *worker]
+    console = os.path.join(workdir, f"{tag}.out")
+    with open(console, "w") as f:
+        done = subprocess.run(cmd, cwd=workdir, stdout=f, stderr=subprocess.STDOUT)
+    if done.returncode != 0 or not os.path.exists(out):
+        logs = _tail(console)
+        if processes > 1:
+            logs += "".join(f"\n--- {name}\n" + _tail(os.path.join(log_dir, name))
+                            for name in sorted(os.listdir(log_dir)) if name.startswith("workerlog"))
+        raise RuntimeError(f"{' '.join(cmd)} failed (exit {done.returncode}):\n{logs}")
+    with open(out) as f:
+        return json.load(f)
+
+
+def dp_part(args: argparse.Namespace, settings: dict) -> list:
+    results = []
+    with tempfile.TemporaryDirectory(prefix="dp-bench-") as workdir:
+        for workload, (steps, batch, warmup, repeats) in settings.items():
+            runs: dict[int, list] = {1: [], 2: []}
+            for r in range(repeats):
+                for processes in ((1, 2) if r % 2 == 0 else (2, 1)):
+                    res = dp_run(workload, processes, steps, batch, warmup, args.device, workdir,
+                                 f"{workload}-{processes}p-{r}")
+                    runs[processes].append(res)
+                    progress(f"  [dp {workload}] repeat {r + 1}/{repeats}, {processes} process(es): "
+                             f"{res['samples_per_s']:.0f} samples/s ({res['seconds']:.2f}s)")
+            one = statistics.median(x["samples_per_s"] for x in runs[1])
+            for processes in (1, 2):
+                rates = [x["samples_per_s"] for x in runs[processes]]
+                first = runs[processes][0]
+                results.append({"workload": workload, "processes": processes, "global_batch": batch,
+                                "batch_per_process": first["batch_per_process"], "steps": first["steps"],
+                                "samples": first["samples"], "repeats": repeats,
+                                "median_samples_per_s": statistics.median(rates),
+                                "min_samples_per_s": min(rates), "max_samples_per_s": max(rates),
+                                "speedup_vs_1_process": statistics.median(rates) / one, "runs": runs[processes]})
+    return results
+
+
+def dp_table(results: list) -> str:
+    lines = ["| workload | processes | global batch (per process) | steps | samples | samples/s (median) | "
+             "min-max | vs 1 process |", "|---|---:|---|---:|---:|---:|---:|---:|"]
+    for r in results:
+        lines.append(f"| {r['workload']} | {r['processes']} | {r['global_batch']} ({r['batch_per_process']}) | "
+                     f"{r['steps']} | {r['samples']} | {r['median_samples_per_s']:.1f} | "
+                     f"{r['min_samples_per_s']:.1f}-{r['max_samples_per_s']:.1f} | {r['speedup_vs_1_process']:.3f} |")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------- predict
+# case -> (predict_memory.py mode, extra environment, what the table calls it). The last case
+# fixes glibc's mmap threshold (by default it rises as large blocks are freed, after which freed
+# batch buffers stay in the heap): it tells memory the allocator keeps from memory still in use.
+PREDICT_CASES = {
+    "paddle-loop": ("paddle-loop", {}, "plain paddle loop (reference: DataLoader + forward, keeps nothing)"),
+    "stream": ("stream", {}, "hubtrain task.predict(output_file=...)"),
+    "memory": ("memory", {}, "hubtrain task.predict() in memory"),
+    "stream-mmap": ("stream", {"MALLOC_MMAP_THRESHOLD_": "131072"},
+                    "hubtrain task.predict(output_file=...), MALLOC_MMAP_THRESHOLD_=131072"),
+}
+
+
+def predict_run(case: str, samples: int, device: str, workdir: str) -> dict:
+    """One fresh predicting process (started by predict_memory.py's small launcher) and its peak RSS."""
+    mode, extra_env, _ = PREDICT_CASES[case]
+    out = os.path.join(workdir, f"{case}-{samples}.json")
+    console = os.path.join(workdir, f"{case}-{samples}.out")
+    cmd = [sys.executable, os.path.join(HERE, "predict_memory.py"), "--samples", str(samples), "--mode", mode,
+           "--device", device, "--out", out]
+    with open(console, "w") as f:
+        done = subprocess.run(cmd, cwd=workdir, stdout=f, stderr=subprocess.STDOUT, env={**os.environ, **extra_env})
+    if done.returncode != 0 or not os.path.exists(out):
+        raise RuntimeError(f"{' '.join(cmd)} failed (exit {done.returncode}):\n{_tail(console)}")
+    with open(out) as f:
+        res = json.load(f)
+    res["growth_mb"] = res["peak_rss_after_mb"] - res["peak_rss_before_mb"]
+    res["case"], res["environment"] = case, extra_env
+    return res
+
+
+def predict_part(args: argparse.Namespace, base: int) -> list:
+    results = []
+    with tempfile.TemporaryDirectory(prefix="predict-bench-") as workdir:
+        for case in PREDICT_CASES:
+            for factor in (1, 10, 100):
+                res = predict_run(case, base * factor, args.device, workdir)
+                res["factor"] = factor
+                results.append(res)
+                progress(f"  [predict {case}] {res['samples']} samples: peak RSS {res['child_peak_rss_mb']:.1f} MB "
+                         f"({res['seconds']:.1f}s)")
+    return results
+
+
+def predict_table(results: list) -> str:
+    lines = ["| what | samples | peak RSS MB (child) | peak RSS before predicting MB | growth while predicting MB | "
+             "vs 1x peak | seconds |", "|---|---:|---:|---:|---:|---:|---:|"]
+    first = {}
+    for r in results:
+        first.setdefault(r["case"], r["child_peak_rss_mb"])
+        lines.append(f"| {PREDICT_CASES[r['case']][2]} | {r['samples']} | {r['child_peak_rss_mb']:.1f} | "
+                     f"{r['peak_rss_before_mb']:.1f} | {r['growth_mb']:.1f} | "
+                     f"{r['child_peak_rss_mb'] / first[r['case']]:.3f} | {r['seconds']:.2f} |")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------- targets
+def _mark(passed: bool) -> str:
+    return "pass" if passed else "**FAIL**"
+
+
+def targets(loops: list, statics: list, predict: list) -> list:
+    checks = []
+    for res in loops:
+        name, limit = res["workload"], MAX_RATIO[res["workload"]]
+        for contender in HUBTRAIN:
+            r = row(res, contender)
+            checks.append({"target": f"{name}: {contender} <= {limit:.2f}x the hand-written loop",
+                           "measured": f"{r['ratio_to_hand']:.3f} (per round {r['paired_ratio_median']:.3f})",
+                           "passed": r["ratio_to_hand"] <= limit})
+        for contender in HUBTRAIN:
+            mine = row(res, contender)
+            others = [row(res, o) for o in OTHER_FRAMEWORKS]
+            checks.append({"target": f"{name}: {contender} faster than {' and '.join(OTHER_FRAMEWORKS)}",
+                           "measured": f"{mine['ratio_to_hand']:.3f} vs " + ", ".join(
+                               f"{o['ratio_to_hand']:.3f}" for o in others),
+                           "passed": all(mine["median_s"] < o["median_s"] for o in others)})
+    for s in statics:
+        checks.append({"target": f"{s['workload']}: to_static >= {MIN_STATIC_SPEEDUP:.2f}x dygraph speed",
+                       "measured": f"{s['speedup']:.3f} (per round {s['per_round_speedup_median']:.3f})",
+                       "passed": s["speedup"] >= MIN_STATIC_SPEEDUP})
+    if predict:
+        peaks = {(r["case"], r["factor"]): r["child_peak_rss_mb"] for r in predict}
+        growth = {c: peaks[(c, 100)] / peaks[(c, 1)] for c in PREDICT_CASES}
+        checks.append({"target": f"predict(output_file=...) peak RSS flat: 100x <= {MAX_PREDICT_GROWTH:.2f}x the 1x peak",
+                       "measured": f"{growth['stream']:.3f} (in memory {growth['memory']:.3f}, plain paddle loop "
+                                   f"{growth['paddle-loop']:.3f}; streaming with a fixed mmap threshold "
+                                   f"{growth['stream-mmap']:.3f})",
+                       "passed": growth["stream"] <= MAX_PREDICT_GROWTH})
+    return checks
+
+
+def targets_table(checks: list) -> str:
+    lines = ["| target | measured | met? |", "|---|---|---|"]
+    lines += [f"| {c['target']} | {c['measured']} | {_mark(c['passed'])} |" for c in checks]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------- main
+def main(argv: Optional[list] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="few steps, repeats and samples: a smoke run, not a measurement")
+    parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu", help="where to train and predict")
+    parser.add_argument("--json", metavar="PATH", help="also write every number and the environment to PATH")
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated: {', '.join(PARTS)}")
+    parser.add_argument("--mlp-steps", type=int, help="steps per measured MLP run (512)")
+    parser.add_argument("--mlp-repeats", type=int, help="measured MLP runs per contender (5)")
+    parser.add_argument("--tf-steps", type=int, help="steps per measured transformer run (12 on CPU, 80 on GPU)")
+    parser.add_argument("--tf-repeats", type=int, help="measured transformer runs per contender (3)")
+    parser.add_argument("--dp-repeats", type=int, help="runs of each process count per workload (3)")
+    parser.add_argument("--predict-base", type=int, help="samples at 1x in the memory part (2000)")
+    args = parser.parse_args(argv)
+
+    problem = check_device(args.device)
+    if problem:
+        parser.error(problem)
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    for p in parts:
+        if p not in PARTS:
+            parser.error(f"unknown part {p!r}: choose from {', '.join(PARTS)}")
+    paddle.set_device(args.device)
+
+    quick, gpu = args.quick, args.device == "gpu"
+    mlp_steps = args.mlp_steps or (64 if quick else 512)
+    mlp_repeats = args.mlp_repeats or (2 if quick else 5)
+    # One transformer step takes ~1.2 s on 2 CPU cores: 12 steps per run should keep the suite near
+    # 12 minutes there; a GPU runs the 80 steps the workload is meant to have.
+    tf_steps = args.tf_steps or (3 if quick else (80 if gpu else 12))
+    tf_repeats = args.tf_repeats or (1 if quick else 3)
+    dp_repeats = args.dp_repeats or (1 if quick else 3)
+    predict_base = args.predict_base or (500 if quick else 2000)
+
+    started = time.perf_counter()
+    report: dict[str, Any] = {"settings": {"parts": parts, "mlp_steps": mlp_steps, "mlp_repeats": mlp_repeats,
+                                           "tf_steps": tf_steps, "tf_repeats": tf_repeats, "dp_repeats": dp_repeats,
+                                           "predict_base": predict_base}}
+    loops, statics, dp, predict = [], [], [], []
+    if "loops" in parts:
+        # paddlenlp is imported before anything is timed, so every contender runs in the same
+        # process state (importing it changes some paddle classes).
+        report["paddlenlp_import_s"] = quiet_trainer()
+        workloads = [mlp_workload(mlp_steps, mlp_repeats, warmup=min(mlp_steps, 32)),
+                     transformer_workload(tf_steps, tf_repeats, warmup=2)]
+        for w in workloads:
+            progress(f"{w.name}: {w.description}")
+            res = bench(w, args.device, loop_runners(with_static=w.name == "transformer"),
+                        warmup_kwargs={HAPI: {"count": True}})
+            loops.append(res)
+            if w.name == "transformer":
+                statics.append(to_static_summary(res))
+    if "dp" in parts:
+        if gpu and paddle.device.cuda.device_count() < 2:
+            progress("dp: skipped, 2 processes on a GPU machine need 2 visible GPUs")
+        else:
+            settings = {"mlp": (mlp_steps, 64, min(mlp_steps, 32), dp_repeats),
+                        "transformer": (tf_steps, 32, 2, dp_repeats)}
+            progress("dp: hubtrain task.fit, 1 process and 2 (paddle.distributed.launch)")
+            dp = dp_part(args, settings)
+    if "predict" in parts:
+        progress(f"predict: peak RSS at {predict_base}, {10 * predict_base} and {100 * predict_base} samples")
+        predict = predict_part(args, predict_base)
+    total = time.perf_counter() - started
+
+    env = environment(args.device, quick, total)
+    checks = targets(loops, statics, predict)
+    print(f"\npaddle {env['paddle']}, hubtrain {env['hubtrain']}, device {env['device']}, {env['cpu_count']} CPU(s), "
+          f"{'QUICK smoke run (not a measurement), ' if quick else ''}total {total:.0f}s")
+    if loops:
+        print("\n### Training loop: time relative to the hand-written loop\n")
+        print(overhead_table(loops))
+        for res in loops:
+            ending = [e["ending_s"] for e in row(res, HUB_FINETUNE)["extra"] if e.get("ending_s") is not None]
+            if ending:
+                print(f"\n{res['workload']}: {HUB_FINETUNE}'s time includes its final checkpoint; "
+                      f"median {statistics.median(ending):.3f}s from the last step to the end of the call.")
+    if statics:
+        print("\n### to_static against dygraph (hubtrain task.fit)\n")
+        print(to_static_table(statics))
+    if dp:
+        print("\n### One process against two (hubtrain task.fit, time inside the worker)\n")
+        print(dp_table(dp))
+    if predict:
+        print("\n### Prediction's peak memory\n")
+        print(predict_table(predict))
+    if checks:
+        print("\n### Targets\n")
+        print(targets_table(checks))
+    if args.json:
+        report.update({"env": env, "loops": loops, "to_static": statics, "data_parallel": dp,
+                       "predict_memory": predict, "targets": checks})
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
