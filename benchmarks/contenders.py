@@ -110,6 +110,11 @@ def hub_task(w: Workload, device: str, **config: Any) -> hub.ImageClassifierTask
 
 def run_hub(w: Workload, steps: int, device: str) -> dict:
     task = hub_task(w, device)
+    return {"seconds": _timed_fit(task, w, steps, device), "steps": task.train_state.global_step}
+
+
+def _timed_fit(task: Any, w: Workload, steps: int, device: str) -> float:
+    """Seconds of one `task.fit` over `steps` batches, from fresh Adam state."""
     task.prepare(adam(task.network))
     data = w.dataset(steps)
     gc.collect()
@@ -117,8 +122,7 @@ def run_hub(w: Workload, steps: int, device: str) -> dict:
     t0 = time.perf_counter()
     task.fit(data, batch_size=w.batch_size, epochs=1, shuffle=True, log_freq=LOG_EVERY, verbose=0)
     sync(device)
-    elapsed = time.perf_counter() - t0
-    return {"seconds": elapsed, "steps": task.train_state.global_step}
+    return time.perf_counter() - t0
 
 
 class _LastStep(paddle.callbacks.Callback):
@@ -217,14 +221,7 @@ def static_runner() -> Runner:
             task = kept[w.name] = hub_task(w, device, to_static=True)
         else:
             load_initial(task.network, w.initial)
-        task.prepare(adam(task.network))
-        data = w.dataset(steps)
-        gc.collect()
-        sync(device)
-        t0 = time.perf_counter()
-        task.fit(data, batch_size=w.batch_size, epochs=1, shuffle=True, log_freq=LOG_EVERY, verbose=0)
-        sync(device)
-        elapsed = time.perf_counter() - t0
+        elapsed = _timed_fit(task, w, steps, device)
         if not isinstance(task.network.forward, paddle.jit.api.StaticFunction):
             raise RuntimeError("to_static fell back to dygraph: the run would not measure to_static")
         return {"seconds": elapsed, "steps": task.train_state.global_step}

@@ -1,4 +1,4 @@
-"""The `hubtrain` command."""
+"""The `hubtrain` command: demo, run, train, eval, zoo, report, export, predict."""
 from __future__ import annotations
 
 import argparse
@@ -12,10 +12,15 @@ _USER_ERRORS = (FileNotFoundError, FileExistsError, IsADirectoryError, ValueErro
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hubtrain", description="Fine-tuning on PaddlePaddle's high-level API.")
+    from .commands import EXIT_CODES, MODULES
+
+    parser = argparse.ArgumentParser(prog="hubtrain", description="Fine-tuning on PaddlePaddle's high-level API.",
+                                     epilog=EXIT_CODES)
     parser.add_argument("--version", action="store_true", help="print the version and exit")
-    sub = parser.add_subparsers(dest="command")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("demo", help="fine-tune a pretrained backbone on real data, offline", add_help=False)
+    for module in MODULES:
+        module.add_parsers(sub)
     export = sub.add_parser("export", help="convert an export directory (written by task.export) to ONNX")
     export.add_argument("export_dir", help="a directory written by task.export(path)")
     export.add_argument("--onnx", required=True, metavar="OUT.onnx", help="the ONNX file to write")
@@ -43,9 +48,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
         demo(rest)
         return 0
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command in ("export", "predict"):
-        if rest:
-            parser.error(f"unrecognized arguments: {' '.join(rest)}")
         from .export import commands
 
         try:
@@ -55,6 +60,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         except _USER_ERRORS as e:
             print(f"hubtrain {args.command}: error: {e}", file=sys.stderr)
             return 1
+    handler = getattr(args, "handler", None)
+    if handler is not None:
+        return handler(args)
     parser.print_help()
     return 2
 

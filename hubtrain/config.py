@@ -57,6 +57,10 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "early_stopping_patience": (_optional(_positive_int), "a whole number of dev evaluations >= 1, or None (off)"),
     "early_stopping_min_delta": (lambda v: _number(v) and v >= 0, "a number >= 0"),
     "ema_decay": (_optional(lambda v: _number(v) and 0 < v < 1), "a number in (0, 1), e.g. 0.999, or None (off)"),
+    "on_nonfinite": (_one_of("stop", "skip"), "'stop' (end the run naming the step and its samples) "
+                                              "or 'skip' (leave the batch out and count it)"),
+    "check_gradients": (lambda v: isinstance(v, bool),
+                        "True or False (gradients are always checked when grad_clip_norm is set)"),
 }
 
 
@@ -93,6 +97,8 @@ class RunConfig:
     early_stopping_patience: Optional[int] = None
     early_stopping_min_delta: float = 0.0
     ema_decay: Optional[float] = None
+    on_nonfinite: str = "stop"
+    check_gradients: bool = False
 
     def __init__(self, **options: Any) -> None:
         names = [f.name for f in fields(self)]

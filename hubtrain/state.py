@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import time
+from array import array
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 import numpy as np
 
-__all__ = ["RunState", "RunEnv", "TrainState", "TrainControl"]
+__all__ = ["RunState", "RunEnv", "TrainState", "TrainControl", "StepHistory"]
 
 
 def _to_numpy(value: Any) -> np.ndarray:
@@ -79,6 +81,50 @@ class RunState:
         return f"RunState(run_step={self.run_step}, run_examples={self.run_examples})"
 
 
+class StepHistory(Sequence):
+    """Every training step's RunState, kept in 32 bytes a step (start, time used, samples, loss)
+    and rebuilt when read.
+
+    A run hands all its steps' run states to `_finetune_end_event`; kept as RunState objects with
+    their loss arrays they would cost about half a kilobyte a step, so memory would grow with the
+    length of the run.
+    """
+
+    def __init__(self) -> None:
+        self._begin, self._used, self._loss = array("d"), array("d"), array("d")
+        self._examples = array("q")
+        self._dtype = np.dtype("float32")
+
+    def append(self, state: RunState) -> None:
+        loss = np.asarray(state.result(0)) if state._results else np.asarray(np.nan, dtype=self._dtype)
+        self._dtype = loss.dtype
+        self._begin.append(state.run_time_begin)
+        self._used.append(state.run_time_used)
+        self._examples.append(state.run_examples)
+        self._loss.append(float(loss.reshape(-1)[0]) if loss.size else np.nan)
+
+    def extend(self, states: Iterable[RunState]) -> None:
+        for state in states:
+            self.append(state)
+
+    def __len__(self) -> int:
+        return len(self._begin)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        i = range(len(self))[index]
+        state = RunState()
+        state.run_time_begin, state.run_time_used = self._begin[i], self._used[i]
+        state.run_step, state.run_examples = 1, self._examples[i]
+        state.run_speed = 1.0 / state.run_time_used if state.run_time_used > 0 else 0.0
+        state.run_results = [np.asarray(self._loss[i], dtype=self._dtype)]
+        return state
+
+    def __repr__(self) -> str:
+        return f"StepHistory({len(self)} steps)"
+
+
 @dataclass
 class RunEnv:
     """The state of one phase ('train', 'dev', 'test', 'predict', ...)."""
@@ -108,6 +154,7 @@ class TrainState:
     best_step: Optional[int] = None
     seed: int = 0
     stopped: bool = False         # ended before its last step (early stopping): a resume trains no more
+    skipped_batches: int = 0      # left out for a non-finite loss or gradient (on_nonfinite="skip")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -69,14 +69,39 @@ def test_checkpoint_has_manifest_and_keeps_newest(tmp_path, digits):
     assert set(manifest["files"]) >= {"model.pdparams", "optimizer.pdopt", "rng.pkl", "trainer_state.json"}
 
 
-def test_truncated_newest_checkpoint_falls_back_to_previous(tmp_path, digits, capsys):
+class _StartStep(paddle.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.step = self.model.train_state.global_step
+
+
+@pytest.mark.parametrize("damage, words", [
+    ("truncate", "is truncated or altered (100 bytes, the manifest says"),
+    ("flip", "is corrupted (SHA-256 differs from the manifest)"),
+])
+def test_damaged_newest_checkpoint_is_reported_and_the_previous_one_used(tmp_path, digits, capsys, damage, words):
     task, train = _finetuned(tmp_path, digits)
     weights = tmp_path / "ck" / "step_4" / "model.pdparams"
-    weights.write_bytes(weights.read_bytes()[:100])
+    data = weights.read_bytes()
+    if damage == "truncate":
+        weights.write_bytes(data[:100])
+    else:  # one bit flipped, same size: only the checksum can tell
+        weights.write_bytes(data[:500] + bytes([data[500] ^ 1]) + data[501:])
     manager = CheckpointManager(str(tmp_path / "ck"))
     path, problems = manager.latest()
     assert path.endswith("step_2")
-    assert "truncated" in problems[0] and "step_4" in problems[0]
+    assert words in problems[0] and str(weights) in problems[0]
+    # a run on the directory says so and resumes from step_2 (then goes on to write step_4 afresh)
+    capsys.readouterr()
+    config = hub.RunConfig(num_epoch=1, batch_size=16, save_ckpt_interval=2, checkpoint_dir=str(tmp_path / "ck"))
+    again = hub.ImageClassifierTask(feature=mlp_backbone(), num_classes=10, config=config)
+    start = _StartStep()
+    again.finetune(train, callbacks=[start])
+    out = capsys.readouterr().out
+    assert f"checkpoint file {weights} {words}" in out and "Passing over it to an older checkpoint." in out
+    assert start.step == 2 and again.train_state.global_step == 4
+    assert manager.latest() == (str(tmp_path / "ck" / "step_4"), [])
+    for name, value in again.network.state_dict().items():  # the same end as the run never damaged
+        assert np.array_equal(value.numpy(), task.network.state_dict()[name].numpy()), name
 
 
 def test_no_usable_checkpoint_is_an_error_and_nothing_is_overwritten(tmp_path, digits):

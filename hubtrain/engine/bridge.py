@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import paddle
 
-from ..state import RunState
+from ..state import RunState, StepHistory
 from .distributed import global_weighted_loss
 
 if TYPE_CHECKING:
@@ -27,24 +27,26 @@ def weighted_loss(run_states: list[RunState]) -> float:
     examples = sum(rs.run_examples for rs in run_states)
     if not examples:
         return float("nan")
-    return sum(float(rs.result(0)) * rs.run_examples for rs in run_states) / examples
+    # a step that counts no samples (a batch left out for a non-finite loss) adds nothing
+    return sum(float(rs.result(0)) * rs.run_examples for rs in run_states if rs.run_examples) / examples
 
 
 class EventBridge(paddle.callbacks.Callback):
-    """Runs first among the callbacks: counts steps, makes RunStates, fires the run events."""
+    """Runs first among the callbacks (after SignalStop, which only sets flags): counts steps,
+    makes RunStates, fires the run events."""
 
     def __init__(self, task: "BaseTask", plan: Any = None) -> None:
         super().__init__()
         self.task = task
         self.plan = plan
         self._period: list[RunState] = []
-        self._all: list[RunState] = []
+        self._all = StepHistory()
         self._t0 = 0.0
 
     # -- training ------------------------------------------------------------------------
     def on_train_begin(self, logs=None) -> None:
         self.task._push_phase("train")
-        self._period, self._all = [], []
+        self._period, self._all = [], StepHistory()
         self.task._finetune_start_event()
 
     def on_epoch_begin(self, epoch, logs=None) -> None:
@@ -79,9 +81,11 @@ class EventBridge(paddle.callbacks.Callback):
         self._all.extend(self._period)
         self._period = []
         state.stopped = state.global_step < state.total_steps
-        if plan.evaluate_at_end and task._has_phase_data("dev") and task._last_eval_step != state.global_step:
+        final_eval = plan.evaluate_at_end and task._has_phase_data("dev") and task._last_eval_step != state.global_step
+        if final_eval:
             task.eval(phase="dev")
-        if plan.checkpoints and task._last_save_step != state.global_step:
+        # the last checkpoint comes after the last evaluation, so it holds the final best score too
+        if plan.checkpoints and (final_eval or task._last_save_step != state.global_step):
             task.save_checkpoint()
         if plan.evaluate_at_end and task._has_phase_data("test"):
             task._load_best_model()

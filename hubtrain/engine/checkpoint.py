@@ -27,6 +27,18 @@ MANIFEST = "manifest.json"
 BEST = "best_model"
 
 
+# No space left, quota exceeded, or past the process's file-size limit (ulimit -f)
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def _mb(n: int) -> str:
+    """A size people read at a glance: KB below a megabyte, MB below a gigabyte, else GB."""
+    for unit, scale in (("KB", 2**10), ("MB", 2**20)):
+        if n < 1024 * scale:
+            return f"{n / scale:.0f} {unit}" if unit == "KB" else f"{n / scale:.1f} {unit}"
+    return f"{n / 2**30:.1f} GB"
+
+
 class CheckpointError(RuntimeError):
     """A checkpoint that cannot be used, with the reason and the fix."""
 
@@ -142,8 +154,8 @@ class CheckpointManager:
         os.makedirs(self.root, exist_ok=True)
         tmp = os.path.join(self.root, f".tmp-{os.path.basename(final)}-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
-        os.makedirs(tmp)
         try:
+            os.makedirs(tmp)
             for name, obj in files.items():
                 _write(tmp, name, obj)
             manifest = dict(meta, format=FORMAT, time=time.time(),
@@ -159,10 +171,37 @@ class CheckpointManager:
             _fsync_dir(self.root)
             if old:
                 shutil.rmtree(old, ignore_errors=True)
+        except OSError as e:
+            free_then = shutil.disk_usage(self.root).free
+            shutil.rmtree(tmp, ignore_errors=True)
+            if e.errno in _NO_SPACE:
+                raise CheckpointError(self._no_space(final, e, free_then)) from e
+            raise
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return final
+
+    def _no_space(self, final: str, error: OSError, free_then: int) -> str:
+        """What a full disk (or a file-size limit) means for this run, and what to do."""
+        usage = shutil.disk_usage(self.root)
+        previous = self.steps()
+        newest = previous[-1] if previous else None
+        size = ""
+        if newest is not None:
+            try:
+                with open(os.path.join(newest, MANIFEST)) as f:
+                    needed = sum(v["bytes"] for v in json.load(f)["files"].values())
+                size = f"; a checkpoint of this run takes about {_mb(needed)}"
+            except (OSError, ValueError, KeyError):
+                size = ""
+        kept = (f"The previous checkpoint {newest} is intact and the run resumes from it" if newest
+                else "No earlier checkpoint exists, so the run would start afresh")
+        return (f"could not write {os.path.basename(final)} in {self.root}: {error.strerror} [errno {error.errno}]. "
+                f"Free space there: {_mb(free_then)} of {_mb(usage.total)} when the write failed, "
+                f"{_mb(usage.free)} with the unfinished checkpoint removed{size}. Nothing of the unfinished "
+                f"write is left behind. {kept}: free some space (or lower keep_checkpoint_max, or give the run "
+                f"another checkpoint_dir) and run the same command again.")
 
     def save(self, step: int, files: dict[str, Any], meta: dict) -> str:
         """Write checkpoint `step_<step>` atomically, then drop all but the newest `keep_max`."""

@@ -6,15 +6,19 @@ written, so a log file never holds carriage returns.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import sys
+import time
 from typing import Iterator, Optional
 
 import paddle
 from tqdm import tqdm
 
-__all__ = ["logger", "log", "ScalarWriter", "ProgressBar", "is_main_process", "quiet_paddlenlp"]
+__all__ = ["logger", "log", "ScalarWriter", "ProgressBar", "is_main_process", "quiet_paddlenlp", "SCALARS_FILE"]
+
+SCALARS_FILE = "scalars.jsonl"  # beside visualdl/: the same scalars as plain JSON lines, for reports
 
 
 def is_main_process() -> bool:
@@ -47,16 +51,21 @@ def log(tag: str, message: str, level: int = logging.INFO) -> None:
 
 
 class ScalarWriter:
-    """VisualDL scalars under `<checkpoint_dir>/visualdl`, opened on first use; silent when off."""
+    """VisualDL scalars under `<checkpoint_dir>/visualdl` and as JSON lines in
+    `<checkpoint_dir>/scalars.jsonl`, opened on first use; silent when off."""
 
     def __init__(self, logdir: str, enabled: bool = True) -> None:
         self.logdir = logdir
         self.enabled = enabled and is_main_process()
         self._writer = None
+        # The same scalars as JSON lines beside the VisualDL directory, readable without VisualDL.
+        self.jsonl_path = os.path.join(os.path.dirname(os.path.normpath(logdir)), SCALARS_FILE) if logdir else None
+        self._jsonl = None
 
     def add(self, tag: str, value: float, step: int) -> None:
         if not self.enabled:
             return
+        self._add_line(tag, value, step)
         if self._writer is None:
             from visualdl import LogWriter
 
@@ -67,10 +76,22 @@ class ScalarWriter:
         for name, value in scalars.items():
             self.add(f"{prefix}/{name}", value, step)
 
+    def _add_line(self, tag: str, value: float, step: int) -> None:
+        if self.jsonl_path is None:
+            return
+        if self._jsonl is None:
+            os.makedirs(os.path.dirname(self.jsonl_path) or ".", exist_ok=True)
+            self._jsonl = open(self.jsonl_path, "a", encoding="utf-8")
+        self._jsonl.write(json.dumps({"tag": tag, "step": int(step), "value": float(value), "time": time.time()}) + "\n")
+        self._jsonl.flush()
+
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+        if self._jsonl is not None:
+            self._jsonl.close()
+            self._jsonl = None
 
 
 class ProgressBar(paddle.callbacks.Callback):

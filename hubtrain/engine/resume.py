@@ -33,8 +33,32 @@ def checkpoint_files(task: "BaseTask", callbacks: list) -> tuple[dict[str, Any],
     stateful = _stateful(callbacks)
     if stateful:
         files["callbacks.pdstate"] = {name: cb.state_dict() for name, cb in stateful.items()}
-    meta = {"network": network_signature(files["model.pdparams"]), "task": type(task).__name__}
+    meta = {"network": network_signature(files["model.pdparams"]), "task": type(task).__name__,
+            "parameter_names": {key: p.name for key, p in task.network.named_parameters()}}
     return files, meta
+
+
+def _renamed(state: dict, saved: dict[str, str], current: dict[str, str]) -> dict:
+    """Optimizer state keyed by this process's parameter names.
+
+    Paddle names parameters from a process-wide counter (linear_0.w_0, linear_1.w_0, ...), and
+    optimizer state is keyed by those names; a network built again in the same process (a
+    notebook cell run twice after an interrupt) gets other names than the run that wrote the
+    checkpoint. The manifest maps the network's own parameter paths to the names they had.
+    """
+    mapping = {saved[k]: current[k] for k in saved if k in current and saved[k] != current[k]}
+    if not mapping:
+        return state
+    olds = sorted(mapping, key=len, reverse=True)
+
+    def rename(key: str) -> str:
+        old = next((o for o in olds if key == o or key.startswith(o + "_")), None)
+        return key if old is None else mapping[old] + key[len(old):]
+
+    out = {rename(k): v for k, v in state.items()}
+    if isinstance(out.get("master_weights"), dict):
+        out["master_weights"] = {rename(k): v for k, v in out["master_weights"].items()}
+    return out
 
 
 def check_network(task: "BaseTask", manifest: dict, path: str) -> None:
@@ -76,7 +100,9 @@ def restore_latest(task: "BaseTask", manager: CheckpointManager, callbacks: list
     _, files = manager.load(path)
     task.network.set_state_dict(files["model.pdparams"])
     if task._optimizer is not None and "optimizer.pdopt" in files:
-        task._optimizer.set_state_dict(files["optimizer.pdopt"])
+        current = {key: p.name for key, p in task.network.named_parameters()}
+        saved = manifest.get("parameter_names", {})
+        task._optimizer.set_state_dict(_renamed(files["optimizer.pdopt"], saved, current))
     if task._scaler is not None and "scaler.pdscaler" in files:
         task._scaler.load_state_dict(files["scaler.pdscaler"])
     restore_rng(files["rng.pkl"])

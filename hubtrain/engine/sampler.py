@@ -38,10 +38,19 @@ class ResumableBatchSampler:
         self.epoch = epoch
         self.skip = skip
 
-    def _order(self) -> np.ndarray:
+    def _order(self, epoch: int) -> np.ndarray:
         if self.shuffle:
-            return np.random.RandomState((self.seed * 100003 + self.epoch) % 2**32).permutation(self.num_samples)
+            return np.random.RandomState((self.seed * 100003 + epoch) % 2**32).permutation(self.num_samples)
         return np.arange(self.num_samples)
+
+    def _rank_order(self, epoch: int) -> np.ndarray:
+        order = self._order(epoch)
+        if self.nranks > 1:
+            total = math.ceil(self.num_samples / self.nranks) * self.nranks
+            if self.pad and total > len(order):
+                order = np.concatenate([order, np.resize(order, total - len(order))])
+            order = order[self.rank::self.nranks]
+        return order
 
     def _per_rank(self) -> int:
         if self.pad:
@@ -56,15 +65,16 @@ class ResumableBatchSampler:
         return self._batches_per_rank()
 
     def __iter__(self) -> Iterator[list[int]]:
-        order = self._order()
-        if self.nranks > 1:
-            total = math.ceil(self.num_samples / self.nranks) * self.nranks
-            if self.pad and total > len(order):
-                order = np.concatenate([order, np.resize(order, total - len(order))])
-            order = order[self.rank::self.nranks]
+        order = self._rank_order(self.epoch)
         n_batches = self._batches_per_rank()
         for b in range(self.skip, n_batches):
             yield order[b * self.batch_size:(b + 1) * self.batch_size].tolist()
+
+    def batch_indices(self, epoch: int, position: int) -> list[int]:
+        """The dataset indices of this rank's batch `position` (0-based, from the start of the
+        epoch) in `epoch`: how a fault is traced to the samples that caused it."""
+        order = self._rank_order(epoch)
+        return order[position * self.batch_size:(position + 1) * self.batch_size].tolist()
 
     def __len__(self) -> int:
         return max(self._batches_per_rank() - self.skip, 0)

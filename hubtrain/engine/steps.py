@@ -59,15 +59,20 @@ class TaskAdapter(DynamicGraphAdapter):
         with task._autocast():
             outputs = self._forward(inputs)
         loss = task._compute_loss(outputs, labels)
-        accumulate = task._accumulate_steps()
-        scaled = loss / accumulate if accumulate > 1 else loss
-        scaler = task._scaler
-        (scaler.scale(scaled) if scaler is not None else scaled).backward()
+        # the one copy to the host per step, checked before it can train; a copy of paddle's array,
+        # which is a view that keeps the tensor's whole memory block (8 KB on CPU) alive
+        host_loss = loss.numpy().copy()
+        kept = task._keep_batch(host_loss)
+        if kept:
+            accumulate = task._accumulate_steps()
+            scaled = loss / accumulate if accumulate > 1 else loss
+            scaler = task._scaler
+            (scaler.scale(scaled) if scaler is not None else scaled).backward()
         if update and task._at_update_boundary():
             task._optimizer_step()
-        metric_values = task._update_metrics(task._metrics, outputs, labels)
-        host_loss = loss.numpy()
-        task._record_step([host_loss] + [o.detach() for o in outputs], len_of(inputs))
+        # a batch left out counts no samples: not in the metrics, not in the logged loss
+        metric_values = task._update_metrics(task._metrics, outputs, labels) if kept else []
+        task._record_step([host_loss] + [o.detach() for o in outputs], len_of(inputs) if kept else 0)
         return ([host_loss], metric_values) if task._metrics else [host_loss]
 
     def eval_batch(self, inputs, labels=None):
@@ -79,7 +84,7 @@ class TaskAdapter(DynamicGraphAdapter):
         results = list(outputs)
         losses = []
         if task._loss:
-            losses = [task._compute_loss(outputs, labels).numpy()]
+            losses = [task._compute_loss(outputs, labels).numpy().copy()]
             results = losses + results
         metric_values = task._update_metrics(task._metrics, outputs, labels)
         task._record_step(results, len_of(inputs))

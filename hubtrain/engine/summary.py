@@ -63,6 +63,8 @@ def _controls(task: "BaseTask") -> str:
         parts.append(f"weights averaged for evaluation (EMA {cfg.ema_decay:g})")
     if cfg.to_static:
         parts.append("to_static")
+    checked = "loss or gradient" if task._numerics.check_gradients else "loss"
+    parts.append(f"a non-finite {checked} " + ("stops the run" if cfg.on_nonfinite == "stop" else "skips its batch"))
     return ", ".join(parts)
 
 

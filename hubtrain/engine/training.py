@@ -16,10 +16,12 @@ from ..callbacks import EarlyStopping, from_config as control_callbacks
 from .bridge import ControlDispatch, EventBridge, OptimizerStepLR
 from .checkpoint import CheckpointManager
 from .compile import compile_forward
+from .numerics import NonFiniteGuard
 from .plan import TrainPlan
 from .report import ProgressBar, is_main_process, log
 from .resume import checkpoint_files, restore_latest
 from .sampler import ResumableBatchSampler
+from .signals import SignalStop
 
 if TYPE_CHECKING:
     from ..tasks.base import BaseTask
@@ -111,6 +113,7 @@ def save_checkpoint(task: "BaseTask") -> Optional[str]:
     if manager is None:
         log("WARNING", "save_checkpoint() needs a checkpoint_dir: set RunConfig(checkpoint_dir=...).", level=30)
         return None
+    task._numerics.check_weights(task)  # every rank: their weights are the same
     task._last_save_step = task.train_state.global_step
     if not is_writer():
         return None
@@ -148,7 +151,7 @@ def _check_controls(task: "BaseTask", callbacks: list, plan: TrainPlan, eval_dat
 
 
 def run(task: "BaseTask", train_data: Any, plan: TrainPlan, callbacks: Any = None, eval_data: Any = None,
-        eval_freq: int = 1) -> list[RunState]:
+        eval_freq: int = 1) -> Sequence[RunState]:
     """Train `task` as `plan` says, resuming from the newest checkpoint in its directory."""
     if task.config.use_amp and task._device != "gpu":
         log("WARNING", "use_amp=True has no effect on CPU: Paddle has no float16/bfloat16 kernels for it "
@@ -173,13 +176,17 @@ def run(task: "BaseTask", train_data: Any, plan: TrainPlan, callbacks: Any = Non
 
     user = list(callbacks) if isinstance(callbacks, (list, tuple)) else ([callbacks] if callbacks else [])
     bridge = EventBridge(task, plan)
+    stop = SignalStop(plan)
+    task._numerics = NonFiniteGuard.from_config(task.config)
     lr = [] if any(isinstance(c, paddle.callbacks.LRScheduler) for c in user) else [OptimizerStepLR()]
     progress = [ProgressBar()] if plan.verbose else []
     strategy = task._optimization.callbacks if task._optimization is not None else []
     # Order matters where callbacks meet at the end: early stopping restores the best weights
     # before the weight average would put its own in place.
-    task._callbacks = [bridge, *lr, *progress, *strategy, *control_callbacks(task.config), *user,
-                       ControlDispatch(bridge)]
+    # SignalStop first: its flags must be set before the dispatcher acts, and it must be the first
+    # to see the end of an epoch it cut short.
+    task._callbacks = [stop, bridge, *lr, *progress, *strategy, *control_callbacks(task.config), *user,
+                       task._numerics, ControlDispatch(bridge)]
     _check_controls(task, task._callbacks, plan, eval_data)
     task._live_weights, task._best_weights = True, None
 
@@ -187,6 +194,7 @@ def run(task: "BaseTask", train_data: Any, plan: TrainPlan, callbacks: Any = Non
     if manager is not None and is_writer():
         manager.acquire()
     try:
+        stop.install()
         resumed = restore_latest(task, manager, task._callbacks) if manager is not None else None
         if resumed:
             log("INFO", f"Resuming from checkpoint {resumed} (step {task.train_state.global_step})")
@@ -213,10 +221,12 @@ def run(task: "BaseTask", train_data: Any, plan: TrainPlan, callbacks: Any = Non
             bridge.on_train_begin()
             bridge.on_train_end()
     finally:
+        stop.restore()
         task.num_iters = None
         task.stop_training = False
         if manager is not None:
             manager.release()
         if task._scalars is not None:
             task._scalars.close()
+    stop.raise_if_received()
     return bridge._all

@@ -18,8 +18,9 @@ from ..engine import distributed, training
 from ..engine.bridge import weighted_loss
 from ..engine.checkpoint import CheckpointManager
 from ..engine.compile import compile_forward
-from ..engine.prediction import PredictionWriter
+from ..engine.numerics import NonFiniteGuard
 from ..engine.plan import TrainPlan
+from ..engine.prediction import PredictionWriter
 from ..engine.report import ScalarWriter, log, logger
 from ..engine.resume import check_network
 from ..engine.steps import TaskAdapter
@@ -86,6 +87,7 @@ class BaseTask(paddle.Model):
         self._adapter = TaskAdapter.adopt(self._adapter)
         self._metrics: list = []
         self._scaler = None
+        self._numerics = NonFiniteGuard.from_config(self.config)  # a run makes its own
         self._optimization = None  # what the strategy built: optimizer, schedule, callbacks
         self._live_weights = True  # False once the best model replaced the training weights
         self._best_weights: Optional[dict] = None  # the best model, when there is no checkpoint_dir
@@ -278,18 +280,18 @@ class BaseTask(paddle.Model):
 
     # ------------------------------------------------------------------ PaddleHub-style runs
     def finetune_and_eval(self, train_dataset: Any = None, dev_dataset: Any = None, test_dataset: Any = None,
-                          callbacks: Any = None) -> list[RunState]:
+                          callbacks: Any = None) -> Sequence[RunState]:
         """Train, evaluate dev every `eval_interval` steps keeping the best model, then evaluate
         test with the best model. Resumes from the newest checkpoint in `checkpoint_dir`."""
         for phase, ds in (("dev", dev_dataset), ("test", test_dataset)):
             self._phase_data(phase, ds)
         return self._finetune(train_dataset, callbacks, evaluate=True)
 
-    def finetune(self, train_dataset: Any = None, callbacks: Any = None) -> list[RunState]:
+    def finetune(self, train_dataset: Any = None, callbacks: Any = None) -> Sequence[RunState]:
         """Train only. Resumes from the newest checkpoint in `checkpoint_dir`."""
         return self._finetune(train_dataset, callbacks, evaluate=False)
 
-    def _finetune(self, train_dataset: Any, callbacks: Any, evaluate: bool) -> list[RunState]:
+    def _finetune(self, train_dataset: Any, callbacks: Any, evaluate: bool) -> Sequence[RunState]:
         data = self._phase_data("train", train_dataset)
         if data is None:
             raise ValueError("no training data: pass train_dataset=..., or give the task a data_reader "
@@ -429,7 +431,15 @@ class BaseTask(paddle.Model):
         return done % self._plan.accumulate == 0 or done == state.steps_per_epoch \
             or state.global_step + 1 >= state.total_steps
 
+    def _keep_batch(self, host_loss: Any) -> bool:
+        """Whether a batch with this loss trains: a non-finite one stops the run or, with
+        on_nonfinite="skip", is left out and counted (engine/numerics.py)."""
+        return self._numerics.keep_batch(self, host_loss)
+
     def _optimizer_step(self) -> None:
+        if not self._numerics.update_ok(self):  # nothing kept in the window, or non-finite gradients
+            self._optimizer.clear_grad()
+            return
         if self._scaler is not None:
             self._scaler.step(self._optimizer)
             self._scaler.update()

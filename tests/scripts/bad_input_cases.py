@@ -389,6 +389,69 @@ def _(ws):
     return message, "the directory and its files are left as they were"
 
 
+# ---------------------------------------------------------------- run files
+_RUN = """\
+workspace: "."
+module: {name: all-minilm-l6-v2}
+dataset: {class: BBCNews, few_shot: 5}
+task: {class: TextClassifierTask, max_seq_len: 64}
+strategy: {class: AdamWeightDecayStrategy, learning_rate: 5e-5}
+runner:
+  - name: train
+    class: train
+    epochs: 1
+    checkpoint_dir: "{workspace}/ckpt"
+%s
+"""
+
+_STAGE = """\
+from hubtrain.pipeline import StartupBase
+
+class Startup(StartupBase):
+    pass
+"""
+
+
+def _run_file(ws: Workspace, extra: str, name: str = "run.yaml") -> str:
+    os.makedirs(ws.path("ws"), exist_ok=True)
+    path = ws.path("ws", name)
+    with open(path, "w") as f:
+        f.write(_RUN % extra)
+    return path
+
+
+@case("runfile-unknown-key", "run file", "`epoch: 3` in a train entry (the key is `epochs`)")
+def _(ws):
+    from hubtrain.pipeline import load_run
+    message = raised(lambda: load_run(_run_file(ws, "    epoch: 3")))
+    assert not os.path.exists(ws.path("ws", "ckpt"))
+    return message, "refused before anything runs: no checkpoint directory"
+
+
+@case("runfile-bad-value", "run file", "`batch_size: 0` in a train entry")
+def _(ws):
+    from hubtrain.pipeline import load_run
+    return raised(lambda: load_run(_run_file(ws, "    batch_size: 0"))), "refused before anything runs"
+
+
+@case("runfile-class-outside-workspace", "run file",
+      "`startup_class_path` naming a file outside the workspace")
+def _(ws):
+    from hubtrain.pipeline import load_run
+    os.makedirs(ws.path("outside"))
+    with open(ws.path("outside", "stage.py"), "w") as f:
+        f.write(_STAGE)
+    path = _run_file(ws, '    startup_class_path: "{workspace}/../outside/stage.py"')
+    return raised(lambda: load_run(path)), "the file is not imported: nothing in it runs"
+
+
+@case("runfile-missing-class-file", "run file", "`startup_class_path` naming a file that does not exist")
+def _(ws):
+    from hubtrain.pipeline import load_run
+    path = _run_file(ws, '    startup_class_path: "{workspace}/nowhere.py"')
+    return raised(lambda: load_run(path)), "refused before anything runs"
+
+
 def normalise(message: str, ws: Workspace) -> str:
     """One line, with the case's own directories written as placeholders."""
     text = " ".join(message.split())

@@ -2,7 +2,6 @@
 import numpy as np
 import paddle
 import paddle.nn as nn
-from sklearn.datasets import load_digits
 
 
 class Digits(paddle.io.Dataset):
@@ -18,6 +17,8 @@ class Digits(paddle.io.Dataset):
 
 
 def digits_splits():
+    from sklearn.datasets import load_digits  # here, not at import: scikit-learn takes seconds to import
+
     data = load_digits()
     x = (data.data / 16.0).astype("float32")
     y = data.target.astype("int64")

@@ -1,0 +1,29 @@
+"""The default instance stage: device, seeds, dataset."""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import paddle
+
+from .building import build_dataset
+from .stages import Context, InstanceBase
+
+__all__ = ["Instance"]
+
+
+class Instance(InstanceBase):
+    """Sets the device and seeds paddle, numpy and random with the entry's seed (before the
+    network is built, so a head starts from the same weights every run), then builds the
+    dataset once for the whole run."""
+
+    def instance(self, context: Context) -> None:
+        config = context["config"]
+        device = config.device
+        paddle.set_device(device)
+        context["device"] = device
+        paddle.seed(config.seed)
+        np.random.seed(config.seed)
+        random.seed(config.seed)
+        if context.get("dataset") is None:
+            context["dataset"] = build_dataset(context["run_file"]["dataset"])
