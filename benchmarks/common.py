@@ -6,6 +6,8 @@ so log lines are not printed while a loop is timed; the log events themselves st
 """
 from __future__ import annotations
 
+import argparse
+
 import os
 import platform
 import statistics
@@ -287,3 +289,14 @@ def check_device(device: str) -> Optional[str]:
     if device == "gpu" and not (paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0):
         return "--device gpu needs paddlepaddle-gpu and a visible GPU"
     return None
+
+
+def add_loop_options(parser: "argparse.ArgumentParser") -> None:
+    """The options every training-loop benchmark takes: smoke run, device, JSON, steps and repeats."""
+    parser.add_argument("--quick", action="store_true", help="few steps and repeats: a smoke run, not a measurement")
+    parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu", help="where to run (paddle.set_device)")
+    parser.add_argument("--json", metavar="PATH", help="also write every number and the environment to PATH")
+    parser.add_argument("--mlp-steps", type=int, help="steps per measured MLP run (512)")
+    parser.add_argument("--mlp-repeats", type=int, help="measured MLP runs per contender (5)")
+    parser.add_argument("--tf-steps", type=int, help="steps per measured transformer run (12 on CPU, 80 on GPU)")
+    parser.add_argument("--tf-repeats", type=int, help="measured transformer runs per contender (3)")

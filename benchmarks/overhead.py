@@ -27,7 +27,7 @@ import sys
 import time
 from typing import Optional
 
-from common import bench, check_device, environment, mlp_workload, overhead_table, progress, transformer_workload
+from common import add_loop_options, bench, check_device, environment, mlp_workload, overhead_table, progress, transformer_workload
 from contenders import HAND, HAPI, HUB, run_hand, run_hapi, run_hub
 
 import paddle  # noqa: E402  (after common, which quiets paddle's import-time warnings)
@@ -38,15 +38,8 @@ RUNNERS = {HAND: run_hand, HAPI: run_hapi, HUB: run_hub}
 def main(argv: Optional[list] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="few steps and repeats: a smoke run, not a measurement")
-    parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu", help="where to train (paddle.set_device)")
-    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
+    add_loop_options(parser)
     parser.add_argument("--workloads", default="mlp,transformer", help="comma-separated: mlp, transformer")
-    parser.add_argument("--mlp-steps", type=int, default=None, help="steps per measured MLP run (512)")
-    parser.add_argument("--mlp-repeats", type=int, default=None, help="measured MLP runs per contender (5)")
-    parser.add_argument("--tf-steps", type=int, default=None,
-                        help="steps per measured transformer run (12 on CPU, 80 on GPU)")
-    parser.add_argument("--tf-repeats", type=int, default=None, help="measured transformer runs per contender (3)")
     args = parser.parse_args(argv)
 
     problem = check_device(args.device)

@@ -34,7 +34,8 @@ import tempfile
 import time
 from typing import Any, Optional
 
-from common import bench, check_device, environment, mlp_workload, overhead_table, progress, row, transformer_workload
+from common import (add_loop_options, bench, check_device, environment, mlp_workload, overhead_table, progress, row,
+                    transformer_workload)
 from contenders import (HAND, HAPI, HUB, HUB_FINETUNE, HUB_STATIC, TRAINER, quiet_trainer, run_hand, run_hapi,
                         run_hub, run_hub_finetune, run_trainer, static_runner)
 
@@ -249,14 +250,8 @@ def targets_table(checks: list) -> str:
 def main(argv: Optional[list] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="few steps, repeats and samples: a smoke run, not a measurement")
-    parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu", help="where to train and predict")
-    parser.add_argument("--json", metavar="PATH", help="also write every number and the environment to PATH")
+    add_loop_options(parser)
     parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated: {', '.join(PARTS)}")
-    parser.add_argument("--mlp-steps", type=int, help="steps per measured MLP run (512)")
-    parser.add_argument("--mlp-repeats", type=int, help="measured MLP runs per contender (5)")
-    parser.add_argument("--tf-steps", type=int, help="steps per measured transformer run (12 on CPU, 80 on GPU)")
-    parser.add_argument("--tf-repeats", type=int, help="measured transformer runs per contender (3)")
     parser.add_argument("--dp-repeats", type=int, help="runs of each process count per workload (3)")
     parser.add_argument("--predict-base", type=int, help="samples at 1x in the memory part (2000)")
     args = parser.parse_args(argv)
@@ -323,18 +318,13 @@ def main(argv: Optional[list] = None) -> int:
             if ending:
                 print(f"\n{res['workload']}: {HUB_FINETUNE}'s time includes its final checkpoint; "
                       f"median {statistics.median(ending):.3f}s from the last step to the end of the call.")
-    if statics:
-        print("\n### to_static against dygraph (hubtrain task.fit)\n")
-        print(to_static_table(statics))
-    if dp:
-        print("\n### One process against two (hubtrain task.fit, time inside the worker)\n")
-        print(dp_table(dp))
-    if predict:
-        print("\n### Prediction's peak memory\n")
-        print(predict_table(predict))
-    if checks:
-        print("\n### Targets\n")
-        print(targets_table(checks))
+    for title, rows, render in (("to_static against dygraph (hubtrain task.fit)", statics, to_static_table),
+                                ("One process against two (hubtrain task.fit, time inside the worker)", dp, dp_table),
+                                ("Prediction's peak memory", predict, predict_table),
+                                ("Targets", checks, targets_table)):
+        if rows:
+            print(f"\n### {title}\n")
+            print(render(rows))
     if args.json:
         report.update({"env": env, "loops": loops, "to_static": statics, "data_parallel": dp,
                        "predict_memory": predict, "targets": checks})

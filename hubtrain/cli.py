@@ -5,6 +5,8 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
+from .export.onnx import DEFAULT_OPSET
+
 __all__ = ["main"]
 
 _USER_ERRORS = (FileNotFoundError, FileExistsError, IsADirectoryError, ValueError, TypeError, ImportError,
@@ -24,7 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="convert an export directory (written by task.export) to ONNX")
     export.add_argument("export_dir", help="a directory written by task.export(path)")
     export.add_argument("--onnx", required=True, metavar="OUT.onnx", help="the ONNX file to write")
-    export.add_argument("--opset", type=int, default=13, help="ONNX opset (raised by paddle2onnx when needed)")
+    export.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset (raised by paddle2onnx when needed)")
     predict = sub.add_parser("predict", help="predict raw examples from a file with an export directory")
     predict.add_argument("export_dir", help="a directory written by task.export(path)")
     predict.add_argument("--input", required=True, metavar="FILE",

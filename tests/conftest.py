@@ -34,3 +34,18 @@ def hub_home(tmp_path, monkeypatch):
     """An empty HUBTRAIN_HOME, so named modules and datasets are looked for there."""
     monkeypatch.setenv("HUBTRAIN_HOME", str(tmp_path / "hub_home"))
     return tmp_path / "hub_home"
+
+
+@pytest.fixture
+def hub_warnings(caplog):
+    """hubtrain's WARNING lines in `caplog.text` (its logger does not propagate by default)."""
+    import logging
+
+    from hubtrain.engine.report import logger
+
+    logger.propagate = True
+    try:
+        with caplog.at_level(logging.WARNING, logger="hubtrain"):
+            yield caplog
+    finally:
+        logger.propagate = False

@@ -2,28 +2,19 @@
 evaluation split between the ranks that equals one process's, prediction in order, a resumed
 run, and a failing rank that stops the job with its error shown."""
 import os
-import subprocess
-import sys
 
 import numpy as np
 import paddle
 
 import hubtrain as hub
+from launch import SCRIPTS, launch_two
 from tiny import Digits, mlp_backbone
-
-SCRIPTS = os.path.join(os.path.dirname(__file__), "scripts")
-
 
 def _launch(tmp_path, name, mode, ckpt=None):
     out = tmp_path / name
     out.mkdir()
-    env = dict(os.environ, HUBTRAIN_LOG_LEVEL="INFO",
-               PYTHONPATH=os.pathsep.join([SCRIPTS, os.environ.get("PYTHONPATH", "")]))
-    done = subprocess.run([sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2",
-                           "--log_dir", str(out / "log"), os.path.join(SCRIPTS, "dist_run.py"), str(out),
-                           str(ckpt or out / "ck"), mode],
-                          env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
-    logs = {f: (out / "log" / f).read_text() for f in sorted(os.listdir(out / "log"))}
+    done, logs = launch_two([os.path.join(SCRIPTS, "dist_run.py"), out, ckpt or out / "ck", mode], out / "log",
+                            tmp_path, HUBTRAIN_LOG_LEVEL="INFO")
     return done, out, logs
 
 

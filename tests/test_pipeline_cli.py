@@ -2,14 +2,12 @@
 (the same checks as a run file), exit status 1 for a failing stage, and `hubtrain run` under
 `python -m paddle.distributed.launch` with two CPU processes."""
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
 from hubtrain.cli import main as cli
 from hubtrain.pipeline.runfile import load_text
+from launch import launch_two
 from pipeline_workspace import TRAIN_ENTRY, write_data, write_file, write_run_file
 
 
@@ -67,11 +65,17 @@ def test_train_then_eval_from_flags(tmp_path, tiny_bert_dir, capsys):
     assert "runner[0].init_model_path: not found" in capsys.readouterr().err
 
 
-def test_a_failing_stage_exits_1_naming_the_entry_and_stage(tmp_path, tiny_bert_dir, capsys):
+def _raising_run(tmp_path, bert_dir, name, error):
+    """A run file whose runner stage is `{workspace}/<name>.py`, a Runner that raises `error`
+    (on line 5 of that file)."""
     ws = str(tmp_path / "ws")
-    write_file(ws, "boom.py", "from hubtrain.pipeline import RunnerBase\n\nclass Runner(RunnerBase):\n"
-                              "    def run(self, context):\n        raise RuntimeError('disk full')\n")
-    path = write_run_file(ws, tiny_bert_dir, TRAIN_ENTRY + '    runner_class_path: "{workspace}/boom.py"\n')
+    write_file(ws, f"{name}.py", "from hubtrain.pipeline import RunnerBase\n\nclass Runner(RunnerBase):\n"
+                                 f"    def run(self, context):\n        raise {error}\n")
+    return write_run_file(ws, bert_dir, TRAIN_ENTRY + f'    runner_class_path: "{{workspace}}/{name}.py"\n')
+
+
+def test_a_failing_stage_exits_1_naming_the_entry_and_stage(tmp_path, tiny_bert_dir, capsys):
+    path = _raising_run(tmp_path, tiny_bert_dir, "boom", "RuntimeError('disk full')")
     assert cli(["run", path]) == 1
     err = capsys.readouterr().err
     assert "hubtrain run: failed: runner[0] 'train' (train), runner stage" in err
@@ -82,11 +86,7 @@ def test_hubtrain_run_under_distributed_launch_two_processes(tmp_path, tiny_bert
     ws = str(tmp_path / "ws")
     entries = TRAIN_ENTRY + "  - {name: test, class: evaluate, phases: [test]}\n"
     path = write_run_file(ws, tiny_bert_dir, entries)
-    env = dict(os.environ, HUBTRAIN_LOG_LEVEL="INFO")
-    done = subprocess.run([sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2",
-                           "--log_dir", str(tmp_path / "log"), "hubtrain", "run", path],
-                          env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
-    logs = {f: (tmp_path / "log" / f).read_text() for f in sorted(os.listdir(tmp_path / "log")) if "worker" in f}
+    done, logs = launch_two(["hubtrain", "run", path], tmp_path / "log", tmp_path, HUBTRAIN_LOG_LEVEL="INFO")
     assert done.returncode == 0, "".join(logs.values())[-3000:]
     worker0, worker1 = logs["workerlog.0"], logs["workerlog.1"]
     assert "step 4 / 4" in worker0                      # 64 examples / 2 ranks / 16, 2 epochs
@@ -100,9 +100,6 @@ def test_hubtrain_run_under_distributed_launch_two_processes(tmp_path, tiny_bert
 
 
 def test_an_interrupted_run_exits_130_with_its_message(tmp_path, tiny_bert_dir, capsys):
-    ws = str(tmp_path / "ws")
-    write_file(ws, "stop.py", "from hubtrain.pipeline import RunnerBase\n\nclass Runner(RunnerBase):\n"
-                              "    def run(self, context):\n        raise KeyboardInterrupt('stopped after step 3')\n")
-    path = write_run_file(ws, tiny_bert_dir, TRAIN_ENTRY + '    runner_class_path: "{workspace}/stop.py"\n')
+    path = _raising_run(tmp_path, tiny_bert_dir, "stop", "KeyboardInterrupt('stopped after step 3')")
     assert cli(["run", path]) == 130
     assert "hubtrain run: interrupted: stopped after step 3" in capsys.readouterr().err

@@ -7,20 +7,9 @@ import pytest
 
 from hubtrain.cli import main as cli
 from hubtrain.pipeline import RunFileError, load_run
+from pipeline_workspace import BBC_RUN
 
-GOOD = """\
-workspace: "."
-module: {name: all-minilm-l6-v2}
-dataset: {class: BBCNews, few_shot: 5}
-task: {class: TextClassifierTask, max_seq_len: 64}
-strategy: {class: AdamWeightDecayStrategy, learning_rate: 5e-5}
-runner:
-  - name: train
-    class: train
-    epochs: 1
-    checkpoint_dir: "{workspace}/ckpt"
-%s
-"""
+GOOD = BBC_RUN
 
 STAGE = """\
 from hubtrain.pipeline import StartupBase, RunnerBase

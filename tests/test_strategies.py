@@ -1,7 +1,5 @@
 """Strategies: each schedule against its formula, per-block rates, gradual unfreezing, L2-SP's
 pull, and the optimizers a strategy may name."""
-import logging
-
 import numpy as np
 import paddle
 import paddle.nn as nn
@@ -130,7 +128,7 @@ def test_weight_decay_spares_biases_and_norms():
     sgd = hub.AdamWeightDecayStrategy(weight_decay=0.5, optimizer_name="sgd").build(net, 10)
     assert [type(p.regularizer).__name__ for p in net.parameters()] == \
         ["L2Decay", "NoneType", "NoneType", "NoneType", "L2Decay", "NoneType"]
-    assert sgd.optimizer is not None
+    assert type(sgd.optimizer).__name__ == "SGD"
 
 
 # ---------------------------------------------------------------- blocks and discriminative rates
@@ -144,7 +142,8 @@ def test_blocks_follow_the_layer_order_of_a_transformer(tiny_bert_dir):
     assert [p.rsplit(".", 1)[1] for p in layers] == ["0", "1"]
     assert paths[-1].startswith("head.")
     blocks = split_blocks(layer_units(task.network), 3)
-    assert [len(b) for b in blocks] == [2, 2, 1] or sum(len(b) for b in blocks) == len(paths)
+    assert len(paths) == 5          # embeddings, layers 0 and 1, pooler, head
+    assert [len(b) for b in blocks] == [2, 2, 1]
     assert blocks[0][0][0].endswith("embeddings") and blocks[-1][-1][0].startswith("head.")
 
 
@@ -256,8 +255,7 @@ def test_l2sp_training_leaves_a_weight_without_data_gradient_at_its_pretrained_v
 
 
 # ---------------------------------------------------------------- the run summary
-def test_run_summary_names_strategy_schedule_blocks_and_frozen_layers(tiny_bert_dir, tmp_path, caplog):
-    from hubtrain.engine.report import logger
+def test_run_summary_names_strategy_schedule_blocks_and_frozen_layers(tiny_bert_dir, tmp_path):
     from hubtrain.engine.summary import run_summary
     from tiny_text import sentiment_rows
 
@@ -299,19 +297,14 @@ def test_run_summary_names_strategy_schedule_blocks_and_frozen_layers(tiny_bert_
 def _launch(tmp_path, variant):
     """Run scripts/strategy_launch.py in 2 CPU processes (gloo); each rank's arrays."""
     import os
-    import subprocess
-    import sys
 
-    scripts = os.path.join(os.path.dirname(__file__), "scripts")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([scripts, os.environ.get("PYTHONPATH", "")]))
+    from launch import SCRIPTS, launch_two
+
     out = tmp_path / variant
     out.mkdir()
-    done = subprocess.run([sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2",
-                           "--log_dir", str(out / "log"), os.path.join(scripts, "strategy_launch.py"),
-                           str(out), str(out / "ck"), variant],
-                          env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
-    logs = "".join((out / "log" / f).read_text() for f in os.listdir(out / "log"))
-    assert done.returncode == 0, logs[-3000:]
+    done, logs = launch_two([os.path.join(SCRIPTS, "strategy_launch.py"), out, out / "ck", variant], out / "log",
+                            tmp_path)
+    assert done.returncode == 0, "".join(logs.values())[-3000:]
     ranks = [np.load(out / f"rank{r}.npz") for r in (0, 1)]
     assert int(ranks[0]["__world"]) == 2
     for name in ranks[0].files:

@@ -18,7 +18,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                                              "directory is already in the cache (or can be built offline), and a "
                                              "summary.", epilog=EXIT_CODES)
     listing.add_argument("--kind", choices=("text", "vision"), help="only this kind")
-    parser.set_defaults(handler=lambda args: zoo_list(args) if args.zoo_command == "list" else _usage(parser))
+    parser.set_defaults(handler=lambda args: _usage(parser))  # `zoo list` sets its own
     listing.set_defaults(handler=zoo_list)
 
 

@@ -115,9 +115,10 @@ class ImageClassificationReader(BaseReader):
         label_map = getattr(self.dataset, "label_map", None) or {}
         return label_index(label, label_map, example.source)
 
-    def _example_from_raw(self, item: Any, index: int = 0) -> ImageExample:
-        """A path, an image array, an ImageExample, or any of these wrapped in a 1-item list."""
-        where = f"predict data[{index}]"
+    def _example_from_raw(self, item: Any, index: int = 0, where: Optional[str] = None) -> ImageExample:
+        """A path, an image array, an ImageExample, or any of these wrapped in a 1-item list;
+        `where` names it in errors (default: its place in predict's data)."""
+        where = where or f"predict data[{index}]"
         if isinstance(item, (list, tuple)) and len(item) == 1:
             item = item[0]
         if isinstance(item, ImageExample):
@@ -126,8 +127,8 @@ class ImageClassificationReader(BaseReader):
             return ImageExample(image=os.fspath(item), source=where)
         if isinstance(item, np.ndarray):
             return ImageExample(image=item, source=where)
-        raise TypeError(f"{where}: expected an image path, an image array (H, W[, C]) or [path]; got "
-                        f"{type(item).__name__}.")
+        raise TypeError(f"{where}: an image example is a file path or an (H, W[, C]) uint8 array in RGB order "
+                        f"(alone or in a 1-item list); got {type(item).__name__}.")
 
     def __repr__(self) -> str:
         return (f"ImageClassificationReader({self.image_width}x{self.image_height}, channel_order="

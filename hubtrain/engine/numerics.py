@@ -83,6 +83,13 @@ def last_good_checkpoint(task: "BaseTask") -> Optional[str]:
     return None
 
 
+def _last_good(task: "BaseTask") -> tuple[Optional[str], str]:
+    """The newest checkpoint with finite weights, and the sentence that names it."""
+    checkpoint = last_good_checkpoint(task)
+    return checkpoint, (f"The last good checkpoint is {checkpoint}." if checkpoint
+                        else "No checkpoint with finite weights exists yet.")
+
+
 def _weights_finite(task: "BaseTask") -> bool:
     return all(bool(paddle.isfinite(p).all().numpy()) for p in task.network.parameters())
 
@@ -138,9 +145,7 @@ class NonFiniteGuard(paddle.callbacks.Callback):
         if _weights_finite(task):
             return
         state = task.train_state
-        checkpoint = last_good_checkpoint(task)
-        where_from = (f"The last good checkpoint is {checkpoint}." if checkpoint
-                      else "No checkpoint with finite weights exists yet.")
+        checkpoint, where_from = _last_good(task)
         raise NonFiniteError(
             f"non-finite weights at step {state.global_step}, found before writing its checkpoint, which was not "
             f"written: an update used non-finite gradients while the loss stayed finite (a ReLU, for one, turns NaN "
@@ -184,9 +189,7 @@ class NonFiniteGuard(paddle.callbacks.Callback):
             log("WARNING", f"{what} at {where}: left out, no optimizer step ({samples}); "
                 f"{state.skipped_batches} skipped in this run so far.", level=30)
             return
-        checkpoint = last_good_checkpoint(task)
-        where_from = (f"The last good checkpoint is {checkpoint}." if checkpoint
-                      else "No checkpoint with finite weights exists yet.")
+        checkpoint, where_from = _last_good(task)
         if kind == "gradient" or _weights_finite(task):
             cause = ("The run stopped before updating the weights with it. Look at those samples for bad values, "
                      "lower the learning rate or clip gradients (grad_clip_norm), or set "

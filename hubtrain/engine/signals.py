@@ -71,6 +71,7 @@ class SignalStop(paddle.callbacks.Callback):
         super().__init__()
         self.plan = plan
         self.received: Optional[int] = None
+        self.parallel = distributed.world_size() > 1
         self._stopping = False
         self._raised = False
         self._previous: dict[int, Any] = {}
@@ -106,7 +107,7 @@ class SignalStop(paddle.callbacks.Callback):
     # -- the decision, at step boundaries --------------------------------------------------
     def on_train_batch_end(self, step: int, logs: Any = None) -> None:
         requested = self.received is not None
-        if distributed.world_size() > 1:
+        if self.parallel:
             flag = paddle.to_tensor([1 if requested else 0], dtype="int32")
             paddle.distributed.all_reduce(flag, op=paddle.distributed.ReduceOp.MAX)
             requested = bool(flag.numpy()[0])

@@ -26,7 +26,7 @@ from .signals import SignalStop
 if TYPE_CHECKING:
     from ..tasks.base import BaseTask
 
-__all__ = ["run", "eval_loader", "save_checkpoint", "ExampleList", "EventBridge", "default_checkpoint_dir"]
+__all__ = ["run", "seed_everything", "eval_loader", "save_checkpoint", "ExampleList", "EventBridge", "default_checkpoint_dir"]
 
 
 class ExampleList(Dataset):
@@ -102,7 +102,8 @@ def _build_env(task: "BaseTask", phase: str, make: Any) -> Any:
     return env.loader
 
 
-def _seed_everything(seed: int) -> None:
+def seed_everything(seed: int) -> None:
+    """paddle's, numpy's and Python's random generators, from one seed."""
     paddle.seed(seed)
     np.random.seed(seed)
     random.seed(seed)
@@ -203,7 +204,7 @@ def run(task: "BaseTask", train_data: Any, plan: TrainPlan, callbacks: Any = Non
                     "from its beginning.", level=30)
                 task.train_state.step_in_epoch = 0
         else:
-            _seed_everything(task.config.seed)
+            seed_everything(task.config.seed)
         task._start_epoch()
         state = task.train_state
         remaining = 0 if state.stopped else state.total_steps - state.global_step

@@ -3,6 +3,7 @@ file, one JSON line per example, streamed a batch at a time)."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import sys
@@ -88,20 +89,9 @@ def predict_command(export_dir: str, input_path: str, output_path: Optional[str]
     predictor = Predictor(export_dir, batch_size=batch_size, num_threads=num_threads)
     examples = read_examples(input_path, predictor.encoder.kind)
     sink = _file_for_results(output_path) if output_path else _stdout_for_results()
+    examples, sources = itertools.tee(examples)  # read in step: the lines are never all in memory
     with sink as out:
-        batch: list = []
-        for example, where in examples:
-            batch.append((example, where))
-            if len(batch) == predictor.batch_size:
-                _write(out, predictor, batch)
-                batch = []
-        if batch:
-            _write(out, predictor, batch)
+        for result in predictor.iter_predict((e for e, _ in examples), sources=(w for _, w in sources)):
+            out.write(json.dumps(result, ensure_ascii=False) + "\n")
+            out.flush()
     return 0
-
-
-def _write(out: IO[str], predictor: Any, batch: list) -> None:
-    results = predictor.predict([e for e, _ in batch], sources=[w for _, w in batch])
-    for result in results:
-        out.write(json.dumps(result, ensure_ascii=False) + "\n")
-    out.flush()

@@ -71,9 +71,9 @@ def _dtype_name(dtype: Any) -> str:
     return convert_dtype(dtype)
 
 
-def _reader_specs(task: "BaseTask") -> Optional[list[InputSpec]]:
-    """Input specs read off the task's reader, when the task has not seen a batch yet."""
-    pre = describe_reader(task.data_reader)
+def _reader_specs(task: "BaseTask", pre: dict) -> Optional[list[InputSpec]]:
+    """Input specs read off the task's reader (`pre`: its description), when the task has not
+    seen a batch yet."""
     names = task._input_names
     if pre["kind"] == "text" and len(names) == len(pre["fields"]):
         return [InputSpec([None] if field == "seq_len" else [None, None], "int64", name)
@@ -83,16 +83,18 @@ def _reader_specs(task: "BaseTask") -> Optional[list[InputSpec]]:
     return None
 
 
-def export_input_specs(task: "BaseTask") -> list[InputSpec]:
-    """The network's inputs with the batch dimension free (and the token dimension, for text)."""
+def export_input_specs(task: "BaseTask", preprocessing: Optional[dict] = None) -> list[InputSpec]:
+    """The network's inputs with the batch dimension free (and the token dimension, for text).
+    `preprocessing` is the reader's description, when the caller has it already."""
+    pre = preprocessing if preprocessing is not None else describe_reader(task.data_reader)
     known = task._input_info is not None and task._inputs
-    specs = list(task._inputs) if known else _reader_specs(task)
+    specs = list(task._inputs) if known else _reader_specs(task, pre)
     if not specs:
         raise ValueError(f"{type(task).__name__}: the network's input shapes are not known yet, so it cannot be "
                          f"exported: run one batch first (finetune, eval or predict), or build the task with "
                          f"inputs=[paddle.static.InputSpec(...)] (a hub.Module's feature carries them) or with a "
                          f"data_reader (hub.reader.ClassifyReader, ImageClassificationReader, ...).")
-    text = describe_reader(task.data_reader)["kind"] == "text"
+    text = pre["kind"] == "text"
     out = []
     for spec in specs:
         shape = _dims(spec.shape)
@@ -263,9 +265,9 @@ def export_task(task: "BaseTask", path: str, *, postprocess: bool = True) -> str
 
     path = os.path.abspath(os.fspath(path))
     _check_target(path)
-    specs = export_input_specs(task)
     reader = task.data_reader
     preprocessing = describe_reader(reader)
+    specs = export_input_specs(task, preprocessing)
     text = preprocessing["kind"] == "text"
     kind = task_kind(task)
     parent = os.path.dirname(path)

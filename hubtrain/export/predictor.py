@@ -113,17 +113,18 @@ class Predictor:
         `sources` names the examples in error messages (default "examples[i]")."""
         return list(self.iter_predict(examples, sources=sources))
 
-    def iter_predict(self, examples: Iterable[Any], *, sources: Optional[Sequence[str]] = None) -> Iterator[dict]:
+    def iter_predict(self, examples: Iterable[Any], *, sources: Optional[Iterable[str]] = None) -> Iterator[dict]:
         """`predict`, yielding each batch's results before encoding the next, so a long stream of
-        examples is never held in memory."""
+        examples (and of their `sources`, read alongside) is never held in memory."""
         if isinstance(examples, (str, bytes, os.PathLike, dict)):
             raise TypeError(f"Predictor.predict takes a list of examples, got a single {type(examples).__name__}; "
                             f"wrap it in a list: predict([example]).")
+        named = iter(sources) if sources is not None else None
         batch: list = []
         names: list = []
         for i, example in enumerate(examples):
             batch.append(example)
-            names.append(sources[i] if sources is not None else f"examples[{i}]")
+            names.append(next(named) if named is not None else f"examples[{i}]")
             if len(batch) == self.batch_size:
                 yield from self._predict_batch(batch, names)
                 batch, names = [], []

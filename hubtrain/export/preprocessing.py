@@ -199,14 +199,7 @@ class ImageEncoder(Encoder):
         super().__init__([i["name"] for i in meta["inputs"]], [i["dtype"] for i in meta["inputs"]])
 
     def check(self, example: Any, where: str) -> Any:
-        from ..data.example import ImageExample
-
-        if isinstance(example, (str, os.PathLike)):
-            return ImageExample(image=os.fspath(example), source=where)
-        if isinstance(example, np.ndarray):
-            return ImageExample(image=example, source=where)
-        raise TypeError(f"{where}: an image example is a file path or an (H, W[, C]) uint8 array in RGB order; "
-                        f"got {type(example).__name__}.")
+        return self.reader._example_from_raw(example, where=where)
 
     def encode(self, examples: Sequence[Any], sources: Sequence[str]) -> tuple[list[np.ndarray], Optional[list]]:
         images = [self.reader.preprocess(self.reader.load_image(self.check(example, where)))

@@ -1,11 +1,9 @@
 """The default instance stage: device, seeds, dataset."""
 from __future__ import annotations
 
-import random
-
-import numpy as np
 import paddle
 
+from ..engine.training import seed_everything
 from .building import build_dataset
 from .stages import Context, InstanceBase
 
@@ -22,8 +20,6 @@ class Instance(InstanceBase):
         device = config.device
         paddle.set_device(device)
         context["device"] = device
-        paddle.seed(config.seed)
-        np.random.seed(config.seed)
-        random.seed(config.seed)
+        seed_everything(config.seed)
         if context.get("dataset") is None:
             context["dataset"] = build_dataset(context["run_file"]["dataset"])

@@ -8,6 +8,7 @@ from typing import Any
 from ..engine import distributed
 from ..engine.report import log
 from .errors import RunFileError
+from ..export.onnx import DEFAULT_OPSET
 from .stages import Context, RunnerBase
 
 __all__ = ["Runner", "has_split", "export"]
@@ -93,11 +94,11 @@ class Runner(RunnerBase):
 
     def _export(self, context: Context) -> dict:
         entry = context["runner"]
-        return export(context, entry.get("export_dir"), entry.get("onnx"), entry.get("opset", 13),
+        return export(context, entry.get("export_dir"), entry.get("onnx"), entry.get("opset", DEFAULT_OPSET),
                       entry.get("postprocess", True))
 
 
-def export(context: Context, export_dir: Any, onnx: Any = None, opset: int = 13, postprocess: bool = True) -> dict:
+def export(context: Context, export_dir: Any, onnx: Any = None, opset: int = DEFAULT_OPSET, postprocess: bool = True) -> dict:
     """`task.export` to `export_dir` (default `<checkpoint_dir>/export`), then ONNX when asked."""
     export_dir = export_dir or os.path.join(context["checkpoint_dir"], "export")
     path = context["task"].export(export_dir, postprocess=postprocess)

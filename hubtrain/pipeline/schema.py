@@ -97,10 +97,6 @@ class EntrySpec:
     config: RunConfig
     stage_classes: dict[str, type]
 
-    @property
-    def key_path(self) -> str:
-        return f"runner[{self.index}]"
-
 
 @dataclass
 class RunSpec:
@@ -113,7 +109,6 @@ class RunSpec:
     entries: list[EntrySpec]
     lines: dict[str, Any] = field(default_factory=dict)  # key path -> line, or "--set"
     checkpoint_dir: Optional[str] = None
-    allow_outside_workspace: bool = False
     path: Optional[str] = None  # the YAML file (absolute), None for a run built in memory
 
 
@@ -552,5 +547,5 @@ def validate(data: dict, workspace: str, source: Optional[str] = None, lines: Op
         trained = trained or entry.kind == "train"
         entries.append(entry)
     data["runner"] = [e.options for e in entries]
-    return RunSpec(data, workspace, source, entries, dict(lines or {}), run_ckpt, allow_outside_workspace)
+    return RunSpec(data, workspace, source, entries, dict(lines or {}), run_ckpt)
 

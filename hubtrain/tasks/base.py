@@ -7,6 +7,7 @@ import copy
 import inspect
 import logging
 import math
+import os
 import time
 from typing import Any, Iterator, Optional, Sequence
 
@@ -661,8 +662,6 @@ class BaseTask(paddle.Model):
         """Write the network (with what `predict(data=...)` reports on top, when it can be traced)
         and its preprocessing to the directory `path`, for `hub.Predictor` and ONNX. Under several
         processes rank 0 writes it and the others wait for it."""
-        import os
-
         from ..export import export_task
 
         written = export_task(self, path, postprocess=postprocess) if training.is_writer() else os.path.abspath(path)

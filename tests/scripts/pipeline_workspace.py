@@ -4,6 +4,21 @@ import os
 
 from tiny_text import sentiment_rows
 
+# A run file on the offline BBC News set; %s takes more runner entries or keys of the first.
+BBC_RUN = """\
+workspace: "."
+module: {name: all-minilm-l6-v2}
+dataset: {class: BBCNews, few_shot: 5}
+task: {class: TextClassifierTask, max_seq_len: 64}
+strategy: {class: AdamWeightDecayStrategy, learning_rate: 5e-5}
+runner:
+  - name: train
+    class: train
+    epochs: 1
+    checkpoint_dir: "{workspace}/ckpt"
+%s
+"""
+
 RUN_FILE = """\
 workspace: "."
 module: {{directory: "{module}"}}
