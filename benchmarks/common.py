@@ -208,53 +208,79 @@ def sync(device: str) -> None:
 Runner = Callable[..., dict]
 
 
-def bench(w: Workload, device: str, runners: dict[str, Runner], warmup_kwargs: Optional[dict] = None) -> dict:
-    """Warm every contender up once, then time R rounds in rotating order.
+def bench(w: Workload, device: str, runners: dict[str, Runner]) -> dict:
+    """Warm every contender up once, then time R rounds, each run of a contender bracketed by runs
+    of the baseline.
 
-    `runners` maps a contender's name to `runner(workload, steps, device, **kwargs) -> {"seconds",
-    "steps", ...}`; the first contender is the baseline of the ratios. `warmup_kwargs` gives extra
-    arguments for a contender's warm-up call only."""
+    `runners` maps a contender's name to `runner(workload, steps, device) -> {"seconds", "steps",
+    "step_s", ...}`; the first contender is the baseline. A round runs B c1 B c2 ... B cK B (the
+    contenders in an order that rotates from round to round), and each contender's run is
+    compared with the mean of the baseline runs just before and after it: the machine's speed
+    drifts over tens of seconds, and this cancels a drift that is steady over the three runs."""
     w.initial = [p.numpy() for p in build_reference(w).parameters()]
     names = list(runners)
-    warmup_kwargs = warmup_kwargs or {}
+    base, others = names[0], names[1:]
 
     # Warm-up: every code path once (kernels, allocator, lazy imports); also checks step counts.
     warmups = {}
     for name in names:
-        res = runners[name](w, w.warmup_steps, device, **warmup_kwargs.get(name, {}))
+        res = runners[name](w, w.warmup_steps, device)
         if res.get("steps") != w.warmup_steps:
             raise RuntimeError(f"{name} ran {res.get('steps')} steps in warm-up, expected {w.warmup_steps}")
         warmups[name] = res["seconds"]
         progress(f"  [{w.name}] warm-up {name}: {res['seconds']:.2f}s")
 
+    def timed(name: str, r: int) -> dict:
+        res = runners[name](w, w.steps, device)
+        if "steps" in res and res["steps"] != w.steps:
+            raise RuntimeError(f"{name} ran {res['steps']} steps, expected {w.steps}")
+        progress(f"  [{w.name}] round {r + 1}/{w.repeats} {name}: {res['seconds']:.3f}s")
+        return res
+
     times: dict[str, list[float]] = {c: [] for c in names}
-    extras: dict[str, list[dict]] = {c: [] for c in names}
-    k = len(names)
+    steps: dict[str, list[float]] = {c: [] for c in names}
+    brackets: dict[str, list[tuple[dict, dict]]] = {c: [] for c in others}
+    extras: dict[str, list[dict]] = {c: [] for c in others}
+    k = len(others)
     for r in range(w.repeats):
         # Rotate the order; with fewer rounds than contenders, spread the rotations evenly.
         shift = r % k if w.repeats >= k else (r * k) // w.repeats
-        for name in names[shift:] + names[:shift]:
-            res = runners[name](w, w.steps, device)
-            if "steps" in res and res["steps"] != w.steps:
-                raise RuntimeError(f"{name} ran {res['steps']} steps, expected {w.steps}")
+        before = timed(base, r)
+        round_base = [before]
+        for name in others[shift:] + others[:shift]:
+            res = timed(name, r)
+            after = timed(base, r)
+            round_base.append(after)
             times[name].append(res["seconds"])
-            extras[name].append({k: v for k, v in res.items() if k not in ("seconds", "steps")})
-            progress(f"  [{w.name}] repeat {r + 1}/{w.repeats} {name}: {res['seconds']:.3f}s")
+            steps[name].append(res["step_s"])
+            brackets[name].append((before, after))
+            extras[name].append({key: v for key, v in res.items() if key not in ("seconds", "steps", "step_s")})
+            before = after
+        times[base] += [res["seconds"] for res in round_base]
+        steps[base] += [res["step_s"] for res in round_base]
 
-    base = names[0]
-    base_median = statistics.median(times[base])
+    def ratios(name: str, key: str, mine: list) -> list:
+        return [m / ((b[key] + a[key]) / 2) for m, (b, a) in zip(mine, brackets[name])]
+
     rows = []
     for name in names:
-        med = statistics.median(times[name])
-        # Each round runs the contenders back to back, so a per-round ratio compares runs made
-        # under the same machine conditions; its median resists slow drifts in CPU speed.
-        paired = [t / h for t, h in zip(times[name], times[base])]
-        rows.append({"contender": name, "median_s": med, "ms_per_step": 1000 * med / w.steps,
-                     "ratio_to_hand": med / base_median, "paired_ratio_median": statistics.median(paired),
-                     "min_s": min(times[name]), "max_s": max(times[name]), "times_s": times[name],
-                     "paired_ratios": paired, "warmup_s": warmups[name], "extra": extras[name]})
+        row = {"contender": name, "median_s": statistics.median(times[name]), "min_s": min(times[name]),
+               "max_s": max(times[name]), "times_s": times[name], "step_times_s": steps[name],
+               "step_median_s": statistics.median(steps[name]), "warmup_s": warmups[name]}
+        if name == base:
+            row.update(call_ratios=None, step_ratios=None)
+        else:
+            row.update(call_ratios=ratios(name, "seconds", times[name]), step_ratios=ratios(name, "step_s", steps[name]),
+                       extra=extras[name])
+        rows.append(row)
     return {"workload": w.name, "description": w.description, "steps": w.steps, "repeats": w.repeats,
             "batch_size": w.batch_size, "rows": rows}
+
+
+def quartiles(values: Sequence[float]) -> tuple[float, float]:
+    """The first and third quartiles: the middle half of the per-round ratios lies between them."""
+    q = statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1 else [values[0]] * 3
+    return q[0], q[2]
 
 
 def row(result: dict, contender: str) -> dict:
@@ -264,15 +290,24 @@ def row(result: dict, contender: str) -> dict:
     raise KeyError(f"{contender} is not among the contenders of {result['workload']}")
 
 
+def _ratio_cells(values: Optional[list]) -> str:
+    if not values:
+        return "**1.000** | 1.000-1.000"
+    q1, q3 = quartiles(values)
+    return f"**{statistics.median(values):.3f}** | {q1:.3f}-{q3:.3f}"
+
+
 def overhead_table(results: Sequence[dict]) -> str:
-    lines = ["| workload | contender | median s | ms/step | min-max s | ratio of medians | median per-round ratio |",
-             "|---|---|---:|---:|---:|---:|---:|"]
+    """Per contender: the whole call and the loop's median step, each as a ratio to the bracketing
+    baseline runs (median over rounds, and the middle half of the rounds)."""
+    lines = ["| workload | contender | call: median s | min-max s | call ratio: median | middle half | "
+             "step: median ms | step ratio: median | middle half |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for res in results:
         for r in res["rows"]:
             lines.append(f"| {res['workload']} ({res['steps']} steps x{res['repeats']}) | {r['contender']} | "
-                         f"{r['median_s']:.3f} | {r['ms_per_step']:.2f} | "
-                         f"{r['min_s']:.3f}-{r['max_s']:.3f} | {r['ratio_to_hand']:.3f} | "
-                         f"{r['paired_ratio_median']:.3f} |")
+                         f"{r['median_s']:.3f} | {r['min_s']:.3f}-{r['max_s']:.3f} | {_ratio_cells(r['call_ratios'])} | "
+                         f"{1000 * r['step_median_s']:.2f} | {_ratio_cells(r['step_ratios'])} |")
     return "\n".join(lines)
 
 
@@ -296,7 +331,7 @@ def add_loop_options(parser: "argparse.ArgumentParser") -> None:
     parser.add_argument("--quick", action="store_true", help="few steps and repeats: a smoke run, not a measurement")
     parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu", help="where to run (paddle.set_device)")
     parser.add_argument("--json", metavar="PATH", help="also write every number and the environment to PATH")
-    parser.add_argument("--mlp-steps", type=int, help="steps per measured MLP run (512)")
-    parser.add_argument("--mlp-repeats", type=int, help="measured MLP runs per contender (5)")
-    parser.add_argument("--tf-steps", type=int, help="steps per measured transformer run (12 on CPU, 80 on GPU)")
-    parser.add_argument("--tf-repeats", type=int, help="measured transformer runs per contender (3)")
+    parser.add_argument("--mlp-steps", type=int, help="steps per measured MLP run (128)")
+    parser.add_argument("--mlp-repeats", type=int, help="measured MLP runs per contender (12)")
+    parser.add_argument("--tf-steps", type=int, help="steps per measured transformer run (5 on CPU, 80 on GPU)")
+    parser.add_argument("--tf-repeats", type=int, help="measured transformer runs per contender (6)")

@@ -5,7 +5,8 @@ weights and its optimizer (untimed), then times one training call over `steps` b
                       clear_grad; loss and accuracy summed on the device, read every 10 steps
   paddle.Model.fit    prepare(Adam, CrossEntropyLoss, Accuracy()).fit(verbose=0)
   hubtrain task.fit   ImageClassifierTask (default accuracy metric), prepare(Adam),
-                      fit(verbose=0, log_freq=10), no checkpoint directory
+                      fit(verbose=0, log_freq=10), no checkpoint directory; "loss only" is the
+                      same with prepare(Adam, metrics=[]), the work the Trainer does
   hubtrain finetune   the same task built from a RunConfig (DefaultFinetuneStrategy: Adam, fixed
                       rate, no regulariser), task.finetune(); it writes the one checkpoint a
                       finetune run ends with, into a temporary directory removed afterwards
@@ -13,13 +14,16 @@ weights and its optimizer (untimed), then times one training call over `steps` b
                       no saving, no evaluation, no logging, no reporting
   hubtrain to_static  task.fit with RunConfig(to_static=True) on one task kept across runs
 
-Every runner returns {"seconds": ..., "steps": ...} and may add more keys.
+Every runner returns {"seconds": ..., "steps": ..., "step_s": ...} and may add more keys;
+`step_s` is the median time between the ends of two consecutive steps, noted by the loop itself
+(hand-written) or by a callback (a hapi Callback, a Trainer TrainerCallback).
 """
 from __future__ import annotations
 
 import gc
 import importlib
 import shutil
+import statistics
 import tempfile
 import time
 from typing import Any, Optional
@@ -34,6 +38,7 @@ import hubtrain as hub
 from common import LOG_EVERY, LR, SEED, Runner, Workload, adam, fresh_network, load_initial, sync
 
 HAND, HAPI, HUB = "hand-written loop", "paddle.Model.fit", "hubtrain task.fit"
+HUB_LOSS_ONLY = "hubtrain task.fit, loss only"
 HUB_FINETUNE, TRAINER, HUB_STATIC = "hubtrain task.finetune", "PaddleNLP Trainer", "hubtrain task.fit to_static"
 
 
@@ -48,7 +53,7 @@ def run_hand(w: Workload, steps: int, device: str) -> dict:
                         return_list=True)
     net.train()
     loss_sum, correct, seen, done = None, None, 0, 0
-    last = {}
+    last, marks = {}, []
     for x, y in loader:
         logits = net(x)
         loss = nn.functional.cross_entropy(logits, y)
@@ -64,38 +69,42 @@ def run_hand(w: Workload, steps: int, device: str) -> dict:
         if done % LOG_EVERY == 0:
             last = {"loss": float(loss_sum) / seen, "acc": float(correct) / seen}
             loss_sum, correct, seen = None, None, 0
+        marks.append(time.perf_counter())
     sync(device)
     elapsed = time.perf_counter() - t0
-    return {"seconds": elapsed, "steps": done, **last}
+    return {"seconds": elapsed, "steps": done, "step_s": median_interval(marks), **last}
 
 
-class _CountSteps(paddle.callbacks.Callback):
+def median_interval(marks: list) -> Optional[float]:
+    """The median time from the end of one step to the end of the next: what one turn of the
+    loop costs (data, step, bookkeeping), free of what a run does once and of short stalls."""
+    return statistics.median(b - a for a, b in zip(marks, marks[1:])) if len(marks) > 1 else None
+
+
+class StepClock(paddle.callbacks.Callback):
+    """When each training step ended (a step count and the loop's median step time)."""
+
     def __init__(self) -> None:
         super().__init__()
-        self.steps = 0
+        self.marks: list[float] = []
 
     def on_train_batch_end(self, step, logs=None):
-        self.steps += 1
+        self.marks.append(time.perf_counter())
 
 
-def run_hapi(w: Workload, steps: int, device: str, count: bool = False) -> dict:
-    """`count` adds a step-counting callback (used in the warm-up only, to check the step count)."""
+def run_hapi(w: Workload, steps: int, device: str) -> dict:
     net = fresh_network(w)
     model = paddle.Model(net, inputs=[w.input_spec], labels=[InputSpec([None, 1], "int64", "label")])
     model.prepare(adam(net), nn.CrossEntropyLoss(), paddle.metric.Accuracy())
     data = w.dataset(steps)
-    counter = _CountSteps() if count else None
+    clock = StepClock()
     gc.collect()
     sync(device)
     t0 = time.perf_counter()
-    model.fit(data, batch_size=w.batch_size, epochs=1, shuffle=True, verbose=0,
-              callbacks=[counter] if counter else None)
+    model.fit(data, batch_size=w.batch_size, epochs=1, shuffle=True, verbose=0, callbacks=[clock])
     sync(device)
     elapsed = time.perf_counter() - t0
-    out = {"seconds": elapsed}
-    if counter:
-        out["steps"] = counter.steps
-    return out
+    return {"seconds": elapsed, "steps": len(clock.marks), "step_s": median_interval(clock.marks)}
 
 
 def hub_task(w: Workload, device: str, **config: Any) -> hub.ImageClassifierTask:
@@ -108,32 +117,28 @@ def hub_task(w: Workload, device: str, **config: Any) -> hub.ImageClassifierTask
     return task
 
 
-def run_hub(w: Workload, steps: int, device: str) -> dict:
+def run_hub(w: Workload, steps: int, device: str, metrics: Optional[list] = None) -> dict:
+    """`metrics=[]` trains with the loss alone, as the Trainer does."""
     task = hub_task(w, device)
-    return {"seconds": _timed_fit(task, w, steps, device), "steps": task.train_state.global_step}
+    return _timed_fit(task, w, steps, device, metrics)
 
 
-def _timed_fit(task: Any, w: Workload, steps: int, device: str) -> float:
-    """Seconds of one `task.fit` over `steps` batches, from fresh Adam state."""
-    task.prepare(adam(task.network))
+def run_hub_loss_only(w: Workload, steps: int, device: str) -> dict:
+    return run_hub(w, steps, device, metrics=[])
+
+
+def _timed_fit(task: Any, w: Workload, steps: int, device: str, metrics: Optional[list] = None) -> dict:
+    """One `task.fit` over `steps` batches, from fresh Adam state."""
+    task.prepare(adam(task.network), metrics=metrics)
     data = w.dataset(steps)
+    clock = StepClock()
     gc.collect()
     sync(device)
     t0 = time.perf_counter()
-    task.fit(data, batch_size=w.batch_size, epochs=1, shuffle=True, log_freq=LOG_EVERY, verbose=0)
+    task.fit(data, batch_size=w.batch_size, epochs=1, shuffle=True, log_freq=LOG_EVERY, verbose=0, callbacks=[clock])
     sync(device)
-    return time.perf_counter() - t0
-
-
-class _LastStep(paddle.callbacks.Callback):
-    """When the last training batch ended: what follows it in a run is the run's ending."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.at: Optional[float] = None
-
-    def on_train_batch_end(self, step, logs=None):
-        self.at = time.perf_counter()
+    return {"seconds": time.perf_counter() - t0, "steps": task.train_state.global_step,
+            "step_s": median_interval(clock.marks)}
 
 
 def run_hub_finetune(w: Workload, steps: int, device: str) -> dict:
@@ -145,15 +150,15 @@ def run_hub_finetune(w: Workload, steps: int, device: str) -> dict:
         task = hub_task(w, device, num_epoch=1, batch_size=w.batch_size, strategy=strategy, seed=SEED,
                         checkpoint_dir=f"{workdir}/ckpt", use_vdl=False)
         data = w.dataset(steps)
-        last = _LastStep()
+        clock = StepClock()
         gc.collect()
         sync(device)
         t0 = time.perf_counter()
-        task.finetune(data, callbacks=[last])
+        task.finetune(data, callbacks=[clock])
         sync(device)
         end = time.perf_counter()
-        return {"seconds": end - t0, "steps": task.train_state.global_step,
-                "ending_s": end - last.at if last.at is not None else None}
+        return {"seconds": end - t0, "steps": task.train_state.global_step, "step_s": median_interval(clock.marks),
+                "ending_s": end - clock.marks[-1] if clock.marks else None}
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -183,6 +188,17 @@ def quiet_trainer() -> float:
     return time.perf_counter() - t0
 
 
+def _trainer_clock(marks: list) -> Any:
+    """A Trainer callback that notes when each step ended (StepClock for the Trainer)."""
+    from paddlenlp.trainer import TrainerCallback
+
+    class TrainerClock(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            marks.append(time.perf_counter())
+
+    return TrainerClock()
+
+
 def run_trainer(w: Workload, steps: int, device: str) -> dict:
     from paddlenlp.trainer import Trainer, TrainingArguments
 
@@ -195,15 +211,17 @@ def run_trainer(w: Workload, steps: int, device: str) -> dict:
             lr_scheduler_type="constant", weight_decay=0.0, dataloader_num_workers=0,
             logging_strategy="no", save_strategy="no", evaluation_strategy="no",
             disable_tqdm=True, report_to="none", skip_memory_metrics=True)
+        marks: list[float] = []
         trainer = Trainer(model=net, criterion=nn.CrossEntropyLoss(), args=args,
-                          train_dataset=_DictDataset(w.dataset(steps)), optimizers=(adam(net), None))
+                          train_dataset=_DictDataset(w.dataset(steps)), optimizers=(adam(net), None),
+                          callbacks=[_trainer_clock(marks)])
         gc.collect()
         sync(device)
         t0 = time.perf_counter()
         trainer.train()
         sync(device)
         elapsed = time.perf_counter() - t0
-        return {"seconds": elapsed, "steps": trainer.state.global_step}
+        return {"seconds": elapsed, "steps": trainer.state.global_step, "step_s": median_interval(marks)}
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -221,9 +239,9 @@ def static_runner() -> Runner:
             task = kept[w.name] = hub_task(w, device, to_static=True)
         else:
             load_initial(task.network, w.initial)
-        elapsed = _timed_fit(task, w, steps, device)
+        result = _timed_fit(task, w, steps, device)
         if not isinstance(task.network.forward, paddle.jit.api.StaticFunction):
             raise RuntimeError("to_static fell back to dygraph: the run would not measure to_static")
-        return {"seconds": elapsed, "steps": task.train_state.global_step}
+        return result
 
     return run

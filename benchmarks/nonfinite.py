@@ -1,12 +1,12 @@
-"""What the non-finite checks cost per step, on overhead.py's MLP workload.
+"""What the non-finite checks cost per step, on the loop benchmark's MLP workload (common.py).
 
-  loss check       `np.isfinite` on the loss's host copy, which every step makes anyway (plus
+  loss check       `math.isfinite` on the loss's host copy, which every step makes anyway (plus
                    the copy that frees paddle's view of the loss tensor); timed per call
   gradient check   the global gradient norm: one reduction per parameter tensor, one host copy.
                    It runs only when grad_clip_norm is set or check_gradients=True; timed per call
                    on the MLP's gradients after a backward pass
   task.fit         the MLP trained by hubtrain's task.fit without and with check_gradients=True,
-                   interleaved in rotating order as in overhead.py (the first is the baseline)
+                   interleaved in rotating order as in run_all.py's loop part (the first is the baseline)
 
     python benchmarks/nonfinite.py                # about a minute on 2 CPU cores
     python benchmarks/nonfinite.py --quick        # a smoke run
@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import argparse
 import gc
+import math
 import statistics
 import sys
 import time
 from typing import Optional
 
 from common import adam, bench, build_reference, environment, mlp_workload, overhead_table, progress, sync
-from contenders import hub_task
+from contenders import _timed_fit, hub_task
 
 import numpy as np  # noqa: E402
 import paddle  # noqa: E402
@@ -32,15 +33,7 @@ PLAIN, CHECKED = "task.fit (loss checked)", "task.fit check_gradients=True"
 
 
 def run_fit(w, steps: int, device: str, check_gradients: bool = False) -> dict:
-    task = hub_task(w, device, check_gradients=check_gradients)
-    task.prepare(adam(task.network))
-    data = w.dataset(steps)
-    gc.collect()
-    sync(device)
-    t0 = time.perf_counter()
-    task.fit(data, batch_size=w.batch_size, epochs=1, shuffle=True, log_freq=10, verbose=0)
-    sync(device)
-    return {"seconds": time.perf_counter() - t0, "steps": task.train_state.global_step}
+    return _timed_fit(hub_task(w, device, check_gradients=check_gradients), w, steps, device)
 
 
 def per_call(fn, calls: int, rounds: int = 5) -> float:
@@ -68,7 +61,7 @@ def micro(w, device: str, quick: bool) -> dict:
     host = view.copy()
     calls = 2000 if quick else 20000
     return {
-        "loss_check_us": per_call(lambda: np.isfinite(host).all(), calls),
+        "loss_check_us": per_call(lambda: math.isfinite(host.item()), calls),
         "loss_copy_us": per_call(lambda: view.copy(), calls),
         "grad_norm_us": per_call(lambda: global_grad_norm(params), calls // 100),
         "tensors": len(params), "parameters": int(sum(p.size for p in params)),
@@ -90,17 +83,17 @@ def main(argv: Optional[list] = None) -> int:
     costs = micro(w, "cpu", args.quick)
     progress(f"{w.name}: {w.description}")
     result = bench(w, "cpu", {PLAIN: run_fit, CHECKED: lambda *a: run_fit(*a, check_gradients=True)})
-    step_ms = next(r["ms_per_step"] for r in result["rows"] if r["contender"] == PLAIN)
+    step_ms = 1000 * next(r["step_median_s"] for r in result["rows"] if r["contender"] == PLAIN)
 
     print(f"## Non-finite checks on the MLP ({costs['parameters']:,} parameters in {costs['tensors']} tensors)\n")
     print("| check | per call | share of a task.fit step |")
     print("|---|---:|---:|")
-    for name, key in (("loss: np.isfinite on the host copy", "loss_check_us"),
+    for name, key in (("loss: math.isfinite on the host copy", "loss_check_us"),
                       ("loss: copying paddle's host view (frees the tensor)", "loss_copy_us"),
                       ("gradients: global norm", "grad_norm_us")):
         print(f"| {name} | {costs[key]:.1f} us | {costs[key] / (step_ms * 10):.2f}% |")
-    print(f"\ntask.fit step: {step_ms:.2f} ms (median of {repeats} runs of {steps} steps)\n")
-    print(overhead_table([result]).replace("ratio of medians", "ratio to task.fit"))
+    print(f"\ntask.fit step: {step_ms:.2f} ms (median step of {repeats} runs of {steps} steps)\n")
+    print(overhead_table([result]))
     env = environment("cpu", args.quick, time.perf_counter() - started)
     print(f"\npaddle {env['paddle']}, {env['cpu_count']} CPUs, {env['date']}, {env['total_seconds']} s")
     return 0

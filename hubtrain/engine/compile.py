@@ -1,13 +1,15 @@
 """RunConfig(to_static=True): the network's forward under `paddle.jit.to_static` for training,
 evaluation and prediction alike.
 
-Paddle converts the forward by symbolic tracing, running what it cannot convert eagerly. Should
-the converted forward still fail where the plain one would not, the task goes back to the plain
-forward for good and says why, naming the line of the network's code that failed.
+Paddle converts the whole forward into one static program. Should the conversion fail (a
+construct it cannot express) or the converted forward fail where the plain one would not, the
+task goes back to the plain forward for good and says why, naming the line of the network's code
+that failed.
 """
 from __future__ import annotations
 
 import os
+import re
 import traceback
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -32,8 +34,18 @@ def compile_forward(task: "BaseTask") -> None:
     task._dygraph_forward = network.forward
     specs = task.feature.input_spec
     specs = list(specs) + list(task._extra_inputs()) if specs else None
-    network.forward = paddle.jit.to_static(network.forward, input_spec=specs)
+    # Whole-graph conversion: on these CPUs it runs a transformer's training step about 1.2x
+    # faster than dygraph, where the default (bytecode tracing, which keeps graph breaks in
+    # Python) gains next to nothing.
+    strategy = paddle.static.BuildStrategy()
+    strategy.enable_inplace = True
+    network.forward = paddle.jit.to_static(network.forward, input_spec=specs, full_graph=True,
+                                           build_strategy=strategy)
     task._static_pending = True
+
+
+_FRAME = re.compile(r'File "([^"]+)", line (\d+)')
+_CAUSE = re.compile(r"^\s*(?:[\w.]+\.)?(\w+(?:Error|Exception)): (.+)$")
 
 
 def _where(error: BaseException) -> str:
@@ -47,15 +59,31 @@ def _where(error: BaseException) -> str:
     return f" at {frame.filename}:{frame.lineno}{code}"
 
 
+def _describe(error: BaseException) -> tuple[str, str]:
+    """What failed, and where. A conversion failure comes as paddle's report of the transformed
+    code: the network's frame with the failing line marked, paddle's own frames, the cause last."""
+    text = str(error).strip()
+    if not text.startswith("In transformed code"):
+        return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}", _where(error)
+    lines = text.splitlines()
+    causes = [m.groups() for m in map(_CAUSE.match, lines) if m]
+    cause = f"{causes[-1][0]}: {causes[-1][1].split('. ')[0]}" if causes else type(error).__name__
+    frames = [(f, n) for f, n in _FRAME.findall(text) if not f.startswith(_PADDLE_DIR)]
+    if not frames:
+        return cause, ""
+    marked = [lines[i - 1].strip() for i, line in enumerate(lines) if "<--- HERE" in line and i > 0]
+    return cause, f" at {frames[-1][0]}:{frames[-1][1]}" + (f": {marked[-1]}" if marked else "")
+
+
 def first_static_call(task: "BaseTask", call: Callable[[], Any]) -> Any:
     """The first call of the converted forward; on failure, the plain forward from then on."""
     try:
         return call()
     except Exception as error:  # any conversion failure: the plain forward decides whether it is real
         task.network.forward = task._dygraph_forward
-        log("WARNING", f"to_static could not run {type(task.network).__name__}.forward "
-                       f"({type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''})"
-                       f"{_where(error)}; this task runs in dygraph mode from here.", level=30)
+        cause, where = _describe(error)
+        log("WARNING", f"to_static could not run {type(task.network).__name__}.forward ({cause}){where}; "
+                       f"this task runs in dygraph mode from here.", level=30)
         return call()
     finally:
         task._static_pending = False

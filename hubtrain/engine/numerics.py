@@ -113,7 +113,7 @@ class NonFiniteGuard(paddle.callbacks.Callback):
     # -- the step's questions --------------------------------------------------------------
     def keep_batch(self, task: "BaseTask", host_loss: Any) -> bool:
         """Whether the batch with this loss goes on to its backward pass."""
-        if np.isfinite(host_loss).all():
+        if (math.isfinite(host_loss.item()) if host_loss.size == 1 else np.isfinite(host_loss).all()):
             self.kept += 1
             return True
         value = float(np.asarray(host_loss).ravel()[0])

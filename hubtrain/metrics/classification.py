@@ -29,8 +29,13 @@ class Accuracy(HubMetric):
         self.count = 0
 
     def compute(self, logits: paddle.Tensor, label: paddle.Tensor) -> tuple[paddle.Tensor, int]:
-        pred = paddle.argmax(logits, axis=-1)
-        hit = (pred == label.reshape(pred.shape).astype(pred.dtype)).astype("int64").sum()
+        # a [N, 1] label meets a [N, 1] prediction as it is: no reshape or cast per step
+        pred = paddle.argmax(logits, axis=-1, keepdim=label.ndim == logits.ndim)
+        if label.shape != pred.shape:
+            label = label.reshape(pred.shape)
+        if label.dtype != pred.dtype:
+            label = label.astype(pred.dtype)
+        hit = paddle.sum(pred == label, dtype="int64")
         return hit, int(label.shape[0])
 
     def update(self, correct: Any, count: Any) -> None:
@@ -38,7 +43,7 @@ class Accuracy(HubMetric):
         self.count += int(count)
 
     def accumulate(self) -> float:
-        return float(self.correct) / self.count if self.count else 0.0
+        return float(host(self.correct)) / self.count if self.count else 0.0
 
     def statistics(self) -> tuple:
         return (self.correct, self.count) if self.count else ()

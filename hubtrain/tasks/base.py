@@ -24,7 +24,7 @@ from ..engine.plan import TrainPlan
 from ..engine.prediction import PredictionWriter
 from ..engine.report import ScalarWriter, log, logger
 from ..engine.resume import check_network
-from ..engine.steps import TaskAdapter
+from ..engine.steps import TaskAdapter, clear_grad_args
 from ..engine.summary import run_summary
 from ..metrics import HubMetric
 from ..state import RunEnv, RunState, TrainControl, TrainState
@@ -88,6 +88,7 @@ class BaseTask(paddle.Model):
         self._adapter = TaskAdapter.adopt(self._adapter)
         self._metrics: list = []
         self._scaler = None
+        self._clear_grad_args: dict = {}
         self._numerics = NonFiniteGuard.from_config(self.config)  # a run makes its own
         self._optimization = None  # what the strategy built: optimizer, schedule, callbacks
         self._live_weights = True  # False once the best model replaced the training weights
@@ -210,6 +211,7 @@ class BaseTask(paddle.Model):
         metrics = metrics if metrics is not None else self._add_metrics()
         super().prepare(optimizer, loss, metrics, amp_configs)
         self._eval_metrics = copy.deepcopy(self._metrics)
+        self._clear_grad_args = clear_grad_args(optimizer, self.network)
         if self.config.use_amp and self.config.device == "gpu" and self.config.amp_dtype == "float16":
             self._scaler = paddle.amp.GradScaler()
 
@@ -439,14 +441,14 @@ class BaseTask(paddle.Model):
 
     def _optimizer_step(self) -> None:
         if not self._numerics.update_ok(self):  # nothing kept in the window, or non-finite gradients
-            self._optimizer.clear_grad()
+            self._optimizer.clear_grad(**self._clear_grad_args)
             return
         if self._scaler is not None:
             self._scaler.step(self._optimizer)
             self._scaler.update()
         else:
             self._optimizer.step()
-        self._optimizer.clear_grad()
+        self._optimizer.clear_grad(**self._clear_grad_args)
         self.train_state.optimizer_step += 1
 
     def _metric_inputs(self, outputs: list, labels: list) -> list:
