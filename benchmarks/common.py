@@ -264,15 +264,15 @@ def bench(w: Workload, device: str, runners: dict[str, Runner]) -> dict:
 
     rows = []
     for name in names:
-        row = {"contender": name, "median_s": statistics.median(times[name]), "min_s": min(times[name]),
-               "max_s": max(times[name]), "times_s": times[name], "step_times_s": steps[name],
-               "step_median_s": statistics.median(steps[name]), "warmup_s": warmups[name]}
+        entry = {"contender": name, "median_s": statistics.median(times[name]), "min_s": min(times[name]),
+                 "max_s": max(times[name]), "times_s": times[name], "step_times_s": steps[name],
+                 "step_median_s": statistics.median(steps[name]), "warmup_s": warmups[name]}
         if name == base:
-            row.update(call_ratios=None, step_ratios=None)
+            entry.update(call_ratios=None, step_ratios=None)
         else:
-            row.update(call_ratios=ratios(name, "seconds", times[name]), step_ratios=ratios(name, "step_s", steps[name]),
-                       extra=extras[name])
-        rows.append(row)
+            entry.update(call_ratios=ratios(name, "seconds", times[name]),
+                         step_ratios=ratios(name, "step_s", steps[name]), extra=extras[name])
+        rows.append(entry)
     return {"workload": w.name, "description": w.description, "steps": w.steps, "repeats": w.repeats,
             "batch_size": w.batch_size, "rows": rows}
 

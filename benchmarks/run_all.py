@@ -2,7 +2,7 @@
 to_static against dygraph, one process against two, and prediction's peak memory; every number
 next to its target.
 
-    python benchmarks/run_all.py                  # the full measurement (estimated 12 minutes on 2 CPU cores)
+    python benchmarks/run_all.py                  # the full measurement (about 13 minutes on 2 CPU cores)
     python benchmarks/run_all.py --quick          # a smoke run (a few minutes), not a measurement
     python benchmarks/run_all.py --device gpu --json results.json
 
@@ -10,9 +10,10 @@ Parts (`--parts`, all by default):
 
   loops    (a) an overhead-bound MLP and (b) a compute-bound transformer classifier, same initial
            weights and data for every contender: hand-written loop, paddle.Model.fit, PaddleNLP
-           Trainer, hubtrain task.fit, hubtrain task.finetune, and on (b) also hubtrain task.fit
-           with RunConfig(to_static=True). Interleaved rounds, medians, ratios to the hand-written
-           loop (contenders.py says what each one runs).
+           Trainer, hubtrain task.fit, hubtrain task.finetune; on (a) also task.fit with the loss
+           alone, on (b) task.fit with RunConfig(to_static=True). Every run between two
+           hand-written runs; whole calls and median steps as ratios to them (contenders.py says
+           what each one runs).
   dp       hubtrain task.fit in 1 process and in 2 (paddle.distributed.launch, gloo on CPU), same
            global batch and samples; samples/s timed inside the worker (dp_worker.py).
   predict  peak RSS of a fresh process predicting 1x, 10x and 100x a base number of MLP inputs:
