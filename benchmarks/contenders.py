@@ -26,7 +26,7 @@ import shutil
 import statistics
 import tempfile
 import time
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import paddle
 import paddle.nn as nn
@@ -75,6 +75,16 @@ def run_hand(w: Workload, steps: int, device: str) -> dict:
     return {"seconds": elapsed, "steps": done, "step_s": median_interval(marks), **last}
 
 
+def timed(call: Callable[[], Any], device: str) -> float:
+    """Wall seconds of `call()`, after a garbage collection and with the device idle either side."""
+    gc.collect()
+    sync(device)
+    t0 = time.perf_counter()
+    call()
+    sync(device)
+    return time.perf_counter() - t0
+
+
 def median_interval(marks: list) -> Optional[float]:
     """The median time from the end of one step to the end of the next: what one turn of the
     loop costs (data, step, bookkeeping), free of what a run does once and of short stalls."""
@@ -98,12 +108,8 @@ def run_hapi(w: Workload, steps: int, device: str) -> dict:
     model.prepare(adam(net), nn.CrossEntropyLoss(), paddle.metric.Accuracy())
     data = w.dataset(steps)
     clock = StepClock()
-    gc.collect()
-    sync(device)
-    t0 = time.perf_counter()
-    model.fit(data, batch_size=w.batch_size, epochs=1, shuffle=True, verbose=0, callbacks=[clock])
-    sync(device)
-    elapsed = time.perf_counter() - t0
+    elapsed = timed(lambda: model.fit(data, batch_size=w.batch_size, epochs=1, shuffle=True, verbose=0,
+                                      callbacks=[clock]), device)
     return {"seconds": elapsed, "steps": len(clock.marks), "step_s": median_interval(clock.marks)}
 
 
@@ -120,25 +126,21 @@ def hub_task(w: Workload, device: str, **config: Any) -> hub.ImageClassifierTask
 def run_hub(w: Workload, steps: int, device: str, metrics: Optional[list] = None) -> dict:
     """`metrics=[]` trains with the loss alone, as the Trainer does."""
     task = hub_task(w, device)
-    return _timed_fit(task, w, steps, device, metrics)
+    return timed_fit(task, w, steps, device, metrics)
 
 
 def run_hub_loss_only(w: Workload, steps: int, device: str) -> dict:
     return run_hub(w, steps, device, metrics=[])
 
 
-def _timed_fit(task: Any, w: Workload, steps: int, device: str, metrics: Optional[list] = None) -> dict:
+def timed_fit(task: Any, w: Workload, steps: int, device: str, metrics: Optional[list] = None) -> dict:
     """One `task.fit` over `steps` batches, from fresh Adam state."""
     task.prepare(adam(task.network), metrics=metrics)
     data = w.dataset(steps)
     clock = StepClock()
-    gc.collect()
-    sync(device)
-    t0 = time.perf_counter()
-    task.fit(data, batch_size=w.batch_size, epochs=1, shuffle=True, log_freq=LOG_EVERY, verbose=0, callbacks=[clock])
-    sync(device)
-    return {"seconds": time.perf_counter() - t0, "steps": task.train_state.global_step,
-            "step_s": median_interval(clock.marks)}
+    elapsed = timed(lambda: task.fit(data, batch_size=w.batch_size, epochs=1, shuffle=True, log_freq=LOG_EVERY,
+                                     verbose=0, callbacks=[clock]), device)
+    return {"seconds": elapsed, "steps": task.train_state.global_step, "step_s": median_interval(clock.marks)}
 
 
 def run_hub_finetune(w: Workload, steps: int, device: str) -> dict:
@@ -151,13 +153,9 @@ def run_hub_finetune(w: Workload, steps: int, device: str) -> dict:
                         checkpoint_dir=f"{workdir}/ckpt", use_vdl=False)
         data = w.dataset(steps)
         clock = StepClock()
-        gc.collect()
-        sync(device)
-        t0 = time.perf_counter()
-        task.finetune(data, callbacks=[clock])
-        sync(device)
+        elapsed = timed(lambda: task.finetune(data, callbacks=[clock]), device)
         end = time.perf_counter()
-        return {"seconds": end - t0, "steps": task.train_state.global_step, "step_s": median_interval(clock.marks),
+        return {"seconds": elapsed, "steps": task.train_state.global_step, "step_s": median_interval(clock.marks),
                 "ending_s": end - clock.marks[-1] if clock.marks else None}
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -215,12 +213,7 @@ def run_trainer(w: Workload, steps: int, device: str) -> dict:
         trainer = Trainer(model=net, criterion=nn.CrossEntropyLoss(), args=args,
                           train_dataset=_DictDataset(w.dataset(steps)), optimizers=(adam(net), None),
                           callbacks=[_trainer_clock(marks)])
-        gc.collect()
-        sync(device)
-        t0 = time.perf_counter()
-        trainer.train()
-        sync(device)
-        elapsed = time.perf_counter() - t0
+        elapsed = timed(trainer.train, device)
         return {"seconds": elapsed, "steps": trainer.state.global_step, "step_s": median_interval(marks)}
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -239,7 +232,7 @@ def static_runner() -> Runner:
             task = kept[w.name] = hub_task(w, device, to_static=True)
         else:
             load_initial(task.network, w.initial)
-        result = _timed_fit(task, w, steps, device)
+        result = timed_fit(task, w, steps, device)
         if not isinstance(task.network.forward, paddle.jit.api.StaticFunction):
             raise RuntimeError("to_static fell back to dygraph: the run would not measure to_static")
         return result

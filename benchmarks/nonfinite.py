@@ -22,7 +22,7 @@ import time
 from typing import Optional
 
 from common import adam, bench, build_reference, environment, mlp_workload, overhead_table, progress, sync
-from contenders import _timed_fit, hub_task
+from contenders import hub_task, timed_fit
 
 import numpy as np  # noqa: E402
 import paddle  # noqa: E402
@@ -33,7 +33,7 @@ PLAIN, CHECKED = "task.fit (loss checked)", "task.fit check_gradients=True"
 
 
 def run_fit(w, steps: int, device: str, check_gradients: bool = False) -> dict:
-    return _timed_fit(hub_task(w, device, check_gradients=check_gradients), w, steps, device)
+    return timed_fit(hub_task(w, device, check_gradients=check_gradients), w, steps, device)
 
 
 def per_call(fn, calls: int, rounds: int = 5) -> float:

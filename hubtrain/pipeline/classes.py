@@ -10,7 +10,7 @@ import sys
 import traceback
 
 from .errors import RunFileError
-from .stages import STAGE_BASES
+from .stages import STAGE_BASES, Stage
 
 __all__ = ["CLASS_NAMES", "load_stage_class", "inside"]
 
@@ -72,7 +72,8 @@ def load_stage_class(stage: str, path: str, key_path: str, workspace: str, allow
         raise RunFileError(key_path, f"{path} defines no class named {wanted}: name the {stage} stage's class "
                                      f"{wanted} (derived from hubtrain.pipeline.{base.__name__}).")
     if not isinstance(cls, type) or not issubclass(cls, base):
-        bases = ", ".join(b.__name__ for b in cls.__mro__[1:-1]) if isinstance(cls, type) else type(cls).__name__
+        bases = (", ".join(b.__name__ for b in cls.__mro__[1:-1] if b is not Stage) if isinstance(cls, type)
+                 else type(cls).__name__)
         raise RunFileError(key_path, f"{wanted} in {path} does not derive from hubtrain.pipeline.{base.__name__} "
                                      f"(it derives from {bases or 'object'}): write "
                                      f"`from hubtrain.pipeline import {base.__name__}` and "

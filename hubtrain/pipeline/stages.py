@@ -41,31 +41,29 @@ CONTEXT_KEYS: dict[str, str] = {
 }
 
 
-class InstanceBase:
-    """Everything before the network: environment, seeds, datasets."""
+class Stage:
+    """A stage is built with the run's context; its one method does the stage's work."""
 
     def __init__(self, context: Context) -> None:
         pass
+
+
+class InstanceBase(Stage):
+    """Everything before the network: environment, seeds, datasets."""
 
     def instance(self, context: Context) -> None:
         pass
 
 
-class NetworkBase:
+class NetworkBase(Stage):
     """The network: module, reader, task (head, loss, metrics) and strategy."""
-
-    def __init__(self, context: Context) -> None:
-        pass
 
     def build_network(self, context: Context) -> None:
         pass
 
 
-class StartupBase:
+class StartupBase(Stage):
     """Initialisation of the weights, and warm start from `init_model_path`."""
-
-    def __init__(self, context: Context) -> None:
-        pass
 
     def startup(self, context: Context) -> None:
         pass
@@ -80,21 +78,15 @@ class StartupBase:
         return warm_start(context["task"], path)
 
 
-class RunnerBase:
+class RunnerBase(Stage):
     """The work of the entry: train, evaluate, predict or export."""
-
-    def __init__(self, context: Context) -> None:
-        pass
 
     def run(self, context: Context) -> None:
         pass
 
 
-class TerminalBase:
+class TerminalBase(Stage):
     """After the entry: summary, export, clean-up."""
-
-    def __init__(self, context: Context) -> None:
-        pass
 
     def terminal(self, context: Context) -> None:
         pass
