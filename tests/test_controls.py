@@ -230,24 +230,16 @@ def test_eval_interval_epoch_evaluates_after_every_epoch(tmp_path, digits):
 
 
 # ---------------------------------------------------------------- gradients after a step
-@pytest.mark.parametrize("width, released", [(64, True), (1100, False)])
-def test_small_gradients_are_released_after_a_step_and_large_ones_zeroed(width, released):
-    """Under RELEASE_GRADIENTS_UP_TO (4 MB) the step frees the gradients; above it (a 1100 x 1000
-    layer, 4.2 MB) it zeroes them, as paddle does by default."""
-    from hubtrain.engine.steps import RELEASE_GRADIENTS_UP_TO
-
+@pytest.mark.parametrize("width", [64, 1100])
+def test_gradients_are_released_after_a_step(width):
+    """Small (64 x 1000) and large (1100 x 1000, 4.2 MB) layers alike: the step frees the
+    gradients instead of writing zeros into them."""
     paddle.seed(0)
     backbone = paddle.nn.Sequential(paddle.nn.Linear(width, 1000), paddle.nn.ReLU())
     task = hub.ImageClassifierTask(feature=backbone, num_classes=3, feature_dim=1000, dropout=0.0)
     task.prepare(paddle.optimizer.Adam(1e-3, parameters=task.network.parameters()))
-    size = sum(p.numel().item() * p.element_size() for p in task.network.parameters())
-    assert (size <= RELEASE_GRADIENTS_UP_TO) == released
     before = task.network.parameters()[0].numpy().copy()
     x = paddle.to_tensor(np.random.RandomState(0).rand(4, width).astype("float32"))
     task.train_batch([x], [paddle.to_tensor(np.array([[0], [1], [2], [0]]))])
     assert not np.array_equal(task.network.parameters()[0].numpy(), before)  # the step happened
-    grads = [p.grad for p in task.network.parameters()]
-    if released:
-        assert all(g is None for g in grads)
-    else:
-        assert all(g is not None and not g.numpy().any() for g in grads)
+    assert all(p.grad is None for p in task.network.parameters())

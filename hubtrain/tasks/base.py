@@ -211,7 +211,7 @@ class BaseTask(paddle.Model):
         metrics = metrics if metrics is not None else self._add_metrics()
         super().prepare(optimizer, loss, metrics, amp_configs)
         self._eval_metrics = copy.deepcopy(self._metrics)
-        self._clear_grad_args = clear_grad_args(optimizer, self.network)
+        self._clear_grad_args = clear_grad_args(optimizer)
         if self.config.use_amp and self.config.device == "gpu" and self.config.amp_dtype == "float16":
             self._scaler = paddle.amp.GradScaler()
 
