@@ -14,9 +14,10 @@ weights and its optimizer (untimed), then times one training call over `steps` b
                       no saving, no evaluation, no logging, no reporting
   hubtrain to_static  task.fit with RunConfig(to_static=True) on one task kept across runs
 
-Every runner returns {"seconds": ..., "steps": ..., "step_s": ...} and may add more keys;
-`step_s` is the median time between the ends of two consecutive steps, noted by the loop itself
-(hand-written) or by a callback (a hapi Callback, a Trainer TrainerCallback).
+Every runner is `runner(workload, steps, device, clock=None)` and returns {"seconds": ...,
+"steps": ..., "step_s": ...}, maybe with more keys. The end of every step is told to `clock` (a
+`Clock`, or a `lockstep.TurnClock` when contenders take turns) by the loop itself (hand-written) or
+by a callback (a hapi Callback, a Trainer TrainerCallback); `step_s` is what the clock makes of it.
 """
 from __future__ import annotations
 
@@ -42,7 +43,31 @@ HUB_LOSS_ONLY = "hubtrain task.fit, loss only"
 HUB_FINETUNE, TRAINER, HUB_STATIC = "hubtrain task.finetune", "PaddleNLP Trainer", "hubtrain task.fit to_static"
 
 
-def run_hand(w: Workload, steps: int, device: str) -> dict:
+class Clock:
+    """Notes when each training step ended; `step_s` is the median time from the end of one step
+    to the end of the next: what one turn of the loop costs (data, step, bookkeeping), free of
+    what a run does once and of short stalls."""
+
+    def __init__(self) -> None:
+        self.marks: list[float] = []
+
+    def tick(self) -> None:
+        self.marks.append(time.perf_counter())
+
+    @property
+    def steps(self) -> int:
+        return len(self.marks)
+
+    def step_s(self) -> Optional[float]:
+        return median_interval(self.marks)
+
+    def since_last_step(self) -> Optional[float]:
+        """Seconds since the last step ended (what a run does after its last step)."""
+        return time.perf_counter() - self.marks[-1] if self.marks else None
+
+
+def run_hand(w: Workload, steps: int, device: str, clock: Optional[Clock] = None) -> dict:
+    clock = clock or Clock()
     net = fresh_network(w)
     opt = adam(net)
     data = w.dataset(steps)
@@ -53,7 +78,7 @@ def run_hand(w: Workload, steps: int, device: str) -> dict:
                         return_list=True)
     net.train()
     loss_sum, correct, seen, done = None, None, 0, 0
-    last, marks = {}, []
+    last = {}
     for x, y in loader:
         logits = net(x)
         loss = nn.functional.cross_entropy(logits, y)
@@ -69,10 +94,10 @@ def run_hand(w: Workload, steps: int, device: str) -> dict:
         if done % LOG_EVERY == 0:
             last = {"loss": float(loss_sum) / seen, "acc": float(correct) / seen}
             loss_sum, correct, seen = None, None, 0
-        marks.append(time.perf_counter())
+        clock.tick()
     sync(device)
     elapsed = time.perf_counter() - t0
-    return {"seconds": elapsed, "steps": done, "step_s": median_interval(marks), **last}
+    return {"seconds": elapsed, "steps": done, "step_s": clock.step_s(), **last}
 
 
 def timed(call: Callable[[], Any], device: str) -> float:
@@ -86,31 +111,29 @@ def timed(call: Callable[[], Any], device: str) -> float:
 
 
 def median_interval(marks: list) -> Optional[float]:
-    """The median time from the end of one step to the end of the next: what one turn of the
-    loop costs (data, step, bookkeeping), free of what a run does once and of short stalls."""
     return statistics.median(b - a for a, b in zip(marks, marks[1:])) if len(marks) > 1 else None
 
 
 class StepClock(paddle.callbacks.Callback):
-    """When each training step ended (a step count and the loop's median step time)."""
+    """Tells a clock when each hapi training step ended."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Optional[Clock] = None) -> None:
         super().__init__()
-        self.marks: list[float] = []
+        self.clock = clock or Clock()
 
     def on_train_batch_end(self, step, logs=None):
-        self.marks.append(time.perf_counter())
+        self.clock.tick()
 
 
-def run_hapi(w: Workload, steps: int, device: str) -> dict:
+def run_hapi(w: Workload, steps: int, device: str, clock: Optional[Clock] = None) -> dict:
     net = fresh_network(w)
     model = paddle.Model(net, inputs=[w.input_spec], labels=[InputSpec([None, 1], "int64", "label")])
     model.prepare(adam(net), nn.CrossEntropyLoss(), paddle.metric.Accuracy())
     data = w.dataset(steps)
-    clock = StepClock()
+    hook = StepClock(clock)
     elapsed = timed(lambda: model.fit(data, batch_size=w.batch_size, epochs=1, shuffle=True, verbose=0,
-                                      callbacks=[clock]), device)
-    return {"seconds": elapsed, "steps": len(clock.marks), "step_s": median_interval(clock.marks)}
+                                      callbacks=[hook]), device)
+    return {"seconds": elapsed, "steps": hook.clock.steps, "step_s": hook.clock.step_s()}
 
 
 def hub_task(w: Workload, device: str, **config: Any) -> hub.ImageClassifierTask:
@@ -123,27 +146,29 @@ def hub_task(w: Workload, device: str, **config: Any) -> hub.ImageClassifierTask
     return task
 
 
-def run_hub(w: Workload, steps: int, device: str, metrics: Optional[list] = None) -> dict:
+def run_hub(w: Workload, steps: int, device: str, clock: Optional[Clock] = None,
+            metrics: Optional[list] = None) -> dict:
     """`metrics=[]` trains with the loss alone, as the Trainer does."""
     task = hub_task(w, device)
-    return timed_fit(task, w, steps, device, metrics)
+    return timed_fit(task, w, steps, device, clock, metrics)
 
 
-def run_hub_loss_only(w: Workload, steps: int, device: str) -> dict:
-    return run_hub(w, steps, device, metrics=[])
+def run_hub_loss_only(w: Workload, steps: int, device: str, clock: Optional[Clock] = None) -> dict:
+    return run_hub(w, steps, device, clock, metrics=[])
 
 
-def timed_fit(task: Any, w: Workload, steps: int, device: str, metrics: Optional[list] = None) -> dict:
+def timed_fit(task: Any, w: Workload, steps: int, device: str, clock: Optional[Clock] = None,
+              metrics: Optional[list] = None) -> dict:
     """One `task.fit` over `steps` batches, from fresh Adam state."""
     task.prepare(adam(task.network), metrics=metrics)
     data = w.dataset(steps)
-    clock = StepClock()
+    hook = StepClock(clock)
     elapsed = timed(lambda: task.fit(data, batch_size=w.batch_size, epochs=1, shuffle=True, log_freq=LOG_EVERY,
-                                     verbose=0, callbacks=[clock]), device)
-    return {"seconds": elapsed, "steps": task.train_state.global_step, "step_s": median_interval(clock.marks)}
+                                     verbose=0, callbacks=[hook]), device)
+    return {"seconds": elapsed, "steps": task.train_state.global_step, "step_s": hook.clock.step_s()}
 
 
-def run_hub_finetune(w: Workload, steps: int, device: str) -> dict:
+def run_hub_finetune(w: Workload, steps: int, device: str, clock: Optional[Clock] = None) -> dict:
     """Reports `ending_s` too: the time from the last step to the return of finetune (mostly the
     final checkpoint)."""
     workdir = tempfile.mkdtemp(prefix="hubtrain-bench-")
@@ -152,11 +177,10 @@ def run_hub_finetune(w: Workload, steps: int, device: str) -> dict:
         task = hub_task(w, device, num_epoch=1, batch_size=w.batch_size, strategy=strategy, seed=SEED,
                         checkpoint_dir=f"{workdir}/ckpt", use_vdl=False)
         data = w.dataset(steps)
-        clock = StepClock()
-        elapsed = timed(lambda: task.finetune(data, callbacks=[clock]), device)
-        end = time.perf_counter()
-        return {"seconds": elapsed, "steps": task.train_state.global_step, "step_s": median_interval(clock.marks),
-                "ending_s": end - clock.marks[-1] if clock.marks else None}
+        hook = StepClock(clock)
+        elapsed = timed(lambda: task.finetune(data, callbacks=[hook]), device)
+        return {"seconds": elapsed, "steps": task.train_state.global_step, "step_s": hook.clock.step_s(),
+                "ending_s": hook.clock.since_last_step()}
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -186,18 +210,18 @@ def quiet_trainer() -> float:
     return time.perf_counter() - t0
 
 
-def _trainer_clock(marks: list) -> Any:
-    """A Trainer callback that notes when each step ended (StepClock for the Trainer)."""
+def _trainer_clock(clock: Clock) -> Any:
+    """A Trainer callback that tells a clock when each step ended (StepClock for the Trainer)."""
     from paddlenlp.trainer import TrainerCallback
 
     class TrainerClock(TrainerCallback):
         def on_step_end(self, args, state, control, **kwargs):
-            marks.append(time.perf_counter())
+            clock.tick()
 
     return TrainerClock()
 
 
-def run_trainer(w: Workload, steps: int, device: str) -> dict:
+def run_trainer(w: Workload, steps: int, device: str, clock: Optional[Clock] = None) -> dict:
     from paddlenlp.trainer import Trainer, TrainingArguments
 
     workdir = tempfile.mkdtemp(prefix="trainer-bench-")
@@ -209,12 +233,12 @@ def run_trainer(w: Workload, steps: int, device: str) -> dict:
             lr_scheduler_type="constant", weight_decay=0.0, dataloader_num_workers=0,
             logging_strategy="no", save_strategy="no", evaluation_strategy="no",
             disable_tqdm=True, report_to="none", skip_memory_metrics=True)
-        marks: list[float] = []
+        clock = clock or Clock()
         trainer = Trainer(model=net, criterion=nn.CrossEntropyLoss(), args=args,
                           train_dataset=_DictDataset(w.dataset(steps)), optimizers=(adam(net), None),
-                          callbacks=[_trainer_clock(marks)])
+                          callbacks=[_trainer_clock(clock)])
         elapsed = timed(trainer.train, device)
-        return {"seconds": elapsed, "steps": trainer.state.global_step, "step_s": median_interval(marks)}
+        return {"seconds": elapsed, "steps": trainer.state.global_step, "step_s": clock.step_s()}
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -226,13 +250,13 @@ def static_runner() -> Runner:
     runs. The first call's time, conversion included, is reported as the warm-up."""
     kept: dict[str, hub.ImageClassifierTask] = {}
 
-    def run(w: Workload, steps: int, device: str) -> dict:
+    def run(w: Workload, steps: int, device: str, clock: Optional[Clock] = None) -> dict:
         task = kept.get(w.name)
         if task is None:
             task = kept[w.name] = hub_task(w, device, to_static=True)
         else:
             load_initial(task.network, w.initial)
-        result = timed_fit(task, w, steps, device)
+        result = timed_fit(task, w, steps, device, clock)
         if not isinstance(task.network.forward, paddle.jit.api.StaticFunction):
             raise RuntimeError("to_static fell back to dygraph: the run would not measure to_static")
         return result

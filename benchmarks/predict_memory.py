@@ -92,7 +92,7 @@ def predict(args: argparse.Namespace) -> int:
 
     paddle.set_device(args.device)
     paddle.seed(SEED)
-    task = hub.ImageClassifierTask(feature=MLPBackbone(), num_classes=10, feature_dim=512,
+    task = hub.ImageClassifierTask(feature=MLPBackbone(512), num_classes=10, feature_dim=512,
                                    config=hub.RunConfig(use_cuda=(args.device == "gpu")))
     # One small prediction first, so the peak before the measured one includes what any
     # prediction loads (kernels, the DataLoader), whatever the size.

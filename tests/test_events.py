@@ -194,6 +194,7 @@ def test_training_metrics_survive_an_evaluation_mid_epoch(tmp_path, digits):
 
     class Count(paddle.callbacks.Callback):
         def on_train_batch_end(self, step, logs=None):
+            self.model._deferred.flush()  # training metrics are fed in batches of steps
             counts[self.model.train_state.global_step] = self.model._metrics[0].count
 
     train = Digits(digits[0].x[:100], digits[0].y[:100])

@@ -16,9 +16,11 @@ from paddle.static import InputSpec
 
 from ..config import RunConfig
 from ..engine import distributed, training
+from ..engine.epoch import run_epoch
 from ..engine.bridge import weighted_loss
 from ..engine.checkpoint import CheckpointManager
 from ..engine.compile import compile_forward
+from ..engine.deferred_metrics import DeferredMetrics
 from ..engine.numerics import NonFiniteGuard
 from ..engine.plan import TrainPlan
 from ..engine.prediction import PredictionWriter
@@ -87,6 +89,7 @@ class BaseTask(paddle.Model):
             self._input_info = None  # learn the real shapes from the first batch
         self._adapter = TaskAdapter.adopt(self._adapter)
         self._metrics: list = []
+        self._deferred = DeferredMetrics()  # training metric inputs not yet fed to the metrics
         self._scaler = None
         self._clear_grad_args: dict = {}
         self._numerics = NonFiniteGuard.from_config(self.config)  # a run makes its own
@@ -459,6 +462,8 @@ class BaseTask(paddle.Model):
         results = []
         self._last_scores = metrics
         args = self._metric_inputs(outputs, labels) if metrics else []
+        if self._deferred.offer(metrics, args):
+            return [None] * len(metrics)
         for metric in metrics:
             computed = metric.compute(*args)
             computed = list(computed) if isinstance(computed, (list, tuple)) else [computed]
@@ -467,9 +472,15 @@ class BaseTask(paddle.Model):
             results.append(metric.update(*computed))
         return results
 
+    def _run_one_epoch(self, data_loader: Any, callbacks: Any, mode: str, logs: Optional[dict] = None) -> Any:
+        """hapi's batch loop, with per-pass work hoisted out (engine/epoch.py); a fresh `logs` per
+        pass where hapi shares one dict between every pass of every model."""
+        return run_epoch(self, data_loader, callbacks, mode, {} if logs is None else logs)
+
     def _reset_metrics(self) -> None:
         """hapi resets the metrics after every epoch; their values are kept for `variable()` first
         (merged over the ranks when they shared an evaluation)."""
+        self._deferred.flush()
         if self._eval_sharded:
             distributed.merge_metrics(self._metrics)
             self._last_scores = self._metrics
@@ -599,6 +610,7 @@ class BaseTask(paddle.Model):
             return
         state = self.train_state
         scores = {"loss": weighted_loss(run_states)} if self._loss else {}
+        self._deferred.flush()
         for metric in self._metrics:
             names = metric.name() if isinstance(metric.name(), list) else [metric.name()]
             values = metric.accumulate()

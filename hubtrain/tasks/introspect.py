@@ -36,6 +36,7 @@ def scores(task: "BaseTask") -> dict:
     source = task._last_scores
     if isinstance(source, dict):
         return dict(source)
+    task._deferred.flush()
     scores: dict = {}
     for metric in source:
         scores.update(zip(_as_list(metric.name()), _as_list(metric.accumulate())))
