@@ -211,6 +211,21 @@ def sync(device: str) -> None:
 Runner = Callable[..., dict]
 
 
+def warm_up(w: Workload, device: str, runners: dict[str, Runner]) -> dict[str, float]:
+    """Put the reference initial weights in `w`, then run every contender once on a short prefix
+    of the data: every code path once (kernels, allocator, lazy imports, a to_static conversion),
+    and a check of its step count. Returns each contender's warm-up seconds."""
+    w.initial = [p.numpy() for p in build_reference(w).parameters()]
+    warmups = {}
+    for name, runner in runners.items():
+        res = runner(w, w.warmup_steps, device)
+        if res.get("steps") != w.warmup_steps:
+            raise RuntimeError(f"{name} ran {res.get('steps')} steps in warm-up, expected {w.warmup_steps}")
+        warmups[name] = res["seconds"]
+        progress(f"  [{w.name}] warm-up {name}: {res['seconds']:.2f}s")
+    return warmups
+
+
 def bench(w: Workload, device: str, runners: dict[str, Runner]) -> dict:
     """Warm every contender up once, then time R rounds, each run of a contender bracketed by runs
     of the baseline.
@@ -220,18 +235,9 @@ def bench(w: Workload, device: str, runners: dict[str, Runner]) -> dict:
     contenders in an order that rotates from round to round), and each contender's run is
     compared with the mean of the baseline runs just before and after it: the machine's speed
     drifts over tens of seconds, and this cancels a drift that is steady over the three runs."""
-    w.initial = [p.numpy() for p in build_reference(w).parameters()]
+    warmups = warm_up(w, device, runners)
     names = list(runners)
     base, others = names[0], names[1:]
-
-    # Warm-up: every code path once (kernels, allocator, lazy imports); also checks step counts.
-    warmups = {}
-    for name in names:
-        res = runners[name](w, w.warmup_steps, device)
-        if res.get("steps") != w.warmup_steps:
-            raise RuntimeError(f"{name} ran {res.get('steps')} steps in warm-up, expected {w.warmup_steps}")
-        warmups[name] = res["seconds"]
-        progress(f"  [{w.name}] warm-up {name}: {res['seconds']:.2f}s")
 
     def timed(name: str, r: int) -> dict:
         res = runners[name](w, w.steps, device)

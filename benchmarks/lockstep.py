@@ -1,16 +1,13 @@
-"""Contenders that take turns, one training step each, so that every contender's steps are timed
-within milliseconds of the others'.
+"""Contenders that take turns of a few steps each, so that every contender's steps are timed
+within a fraction of a second of the others'.
 
 On a shared virtual machine the processor's speed drifts by 5-40% over seconds. Runs made one
 after another compare only as well as the speed held between them; here every contender runs in
-its own thread and the threads pass a single turn around after each step (a step-end hook waits
-for its next turn), so a drift lasting longer than one round of steps slows every contender
-alike. A contender's step time is counted from the moment it gets the turn to the end of its
-step: the wait for the others is left out, what its own loop does between steps is not.
-
-Only one thread runs a step at a time. What runs beside it is what the contenders start
-themselves: each `DataLoader` fetches its next batches in a thread of its own, whenever there is
-room in its queue, and that fetching is shared out among all the contenders' steps.
+its own thread and the threads pass a single turn around (a step-end hook counts the steps of a
+turn, then hands the turn on and waits for the next), so a drift lasting longer than one round
+of turns slows every contender alike. Only one contender runs at a time; the wait for the others
+is left out of its step times, what its own loop does between steps is not (`TurnClock` says
+which steps are timed).
 """
 from __future__ import annotations
 
@@ -20,7 +17,7 @@ import threading
 import time
 from typing import Callable, Optional, Sequence
 
-from common import Workload, build_reference, progress, quartiles
+from common import Workload, progress, quartiles, warm_up
 from contenders import Clock
 
 __all__ = ["Turns", "TurnClock", "run_in_turns", "bench_in_turns", "step_table"]
@@ -31,9 +28,8 @@ class Turns:
 
     def __init__(self, order: Sequence[str], turn_steps: int = 1) -> None:
         self.turn_steps = turn_steps
-        self._order = list(order)
         self._running = list(order)
-        self._holder: Optional[str] = self._order[0] if self._order else None
+        self._holder: Optional[str] = self._running[0] if self._running else None
         self._changed = threading.Condition()
 
     def wait(self, name: str) -> None:
@@ -135,16 +131,9 @@ def bench_in_turns(w: Workload, device: str, runners: dict[str, Callable[..., di
     no contender always follows the same one). Each contender's step time in a round is divided
     by the baseline's (the first runner) in the same round. The whole-call times are left out: a
     call's time here includes the others' turns."""
-    w.initial = [p.numpy() for p in build_reference(w).parameters()]
+    warmups = warm_up(w, device, runners)
     names = list(runners)
     base = names[0]
-    warmups = {}
-    for name in names:
-        res = runners[name](w, w.warmup_steps, device)
-        if res.get("steps") != w.warmup_steps:
-            raise RuntimeError(f"{name} ran {res.get('steps')} steps in warm-up, expected {w.warmup_steps}")
-        warmups[name] = res["seconds"]
-        progress(f"  [{w.name}] warm-up {name}: {res['seconds']:.2f}s")
 
     orders = random.Random(seed)
     steps: dict[str, list[float]] = {n: [] for n in names}

@@ -43,23 +43,21 @@ def _batch_size(data: list) -> int:
     return int(shape()[0] if callable(shape) else shape[0])
 
 
-def _metric_values(task: "BaseTask", outs: Any) -> list:
-    task._deferred.flush()
-    if task._metrics and task._loss:
-        values = [[float(l) for l in outs[0]]]
-    elif task._loss:
-        values = [[float(l) for l in outs]]
-    else:
-        values = []
-    for metric in task._metrics:
-        values.extend(to_list(metric.accumulate()))
-    return values
-
-
-def _loss_only(task: "BaseTask", outs: Any) -> Optional[list]:
+def _loss(task: "BaseTask", outs: Any) -> Optional[list]:
+    """The batch's loss as hapi puts it in `logs` (a list of floats); None without a loss."""
     if not task._loss:
         return None
     return [float(l) for l in (outs[0] if task._metrics else outs)]
+
+
+def _metric_values(task: "BaseTask", outs: Any) -> list:
+    """The loss and every metric's running value, in `_metrics_name()` order."""
+    task._deferred.flush()
+    loss = _loss(task, outs)
+    values = [] if loss is None else [loss]
+    for metric in task._metrics:
+        values.extend(to_list(metric.accumulate()))
+    return values
 
 
 def _refresh_due(task: "BaseTask", step: int, steps: Optional[int]) -> bool:
@@ -67,8 +65,7 @@ def _refresh_due(task: "BaseTask", step: int, steps: Optional[int]) -> bool:
     plan = task._plan
     if plan is None or steps is None or step == 0 or step + 1 >= steps:
         return True
-    stopping = getattr(task, "num_iters", None) == 1
-    return stopping or (task.train_state.global_step + 1) % plan.log_interval == 0
+    return (task.train_state.global_step + 1) % plan.log_interval == 0
 
 
 def run_epoch(task: "BaseTask", loader: Any, callbacks: Any, mode: str, logs: dict) -> Any:
@@ -101,7 +98,7 @@ def run_epoch(task: "BaseTask", loader: Any, callbacks: Any, mode: str, logs: di
                     outs = task.eval_batch(*inputs)
                 stale = mode == "train" and not _refresh_due(task, step, steps)
                 if stale:
-                    loss = _loss_only(task, outs)
+                    loss = _loss(task, outs)
                     if loss is not None:
                         logs["loss"] = loss
                 else:
