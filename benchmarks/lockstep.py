@@ -125,12 +125,12 @@ def run_in_turns(runners: dict[str, Callable[..., dict]], order: Sequence[str],
 
 
 def bench_in_turns(w: Workload, device: str, runners: dict[str, Callable[..., dict]], turn_steps: int = 1,
-                   seed: int = 0) -> dict:
+                   seed: int = 0, order: Optional[Sequence[str]] = None) -> dict:
     """Warm every contender up once on its own, then R rounds in which all contenders train at
     once, taking turns of `turn_steps` steps, in a random order drawn afresh for every round (so
-    no contender always follows the same one). Each contender's step time in a round is divided
-    by the baseline's (the first runner) in the same round. The whole-call times are left out: a
-    call's time here includes the others' turns."""
+    no contender always follows the same one), or in `order` every round. Each contender's step
+    time in a round is divided by the baseline's (the first runner) in the same round. The
+    whole-call times are left out: a call's time here includes the others' turns."""
     warmups = warm_up(w, device, runners)
     names = list(runners)
     base = names[0]
@@ -139,9 +139,9 @@ def bench_in_turns(w: Workload, device: str, runners: dict[str, Callable[..., di
     steps: dict[str, list[float]] = {n: [] for n in names}
     extras: dict[str, list[dict]] = {n: [] for n in names}
     for r in range(w.repeats):
-        order = orders.sample(names, len(names))
+        turns = list(order) if order is not None else orders.sample(names, len(names))
         t0 = time.perf_counter()
-        results = run_in_turns(runners, order, lambda runner, clock: runner(w, w.steps, device, clock), turn_steps)
+        results = run_in_turns(runners, turns, lambda runner, clock: runner(w, w.steps, device, clock), turn_steps)
         for name in names:
             res = results[name]
             if res.get("steps") != w.steps:
@@ -149,7 +149,7 @@ def bench_in_turns(w: Workload, device: str, runners: dict[str, Callable[..., di
             steps[name].append(res["step_s"])
             extras[name].append({k: v for k, v in res.items() if k not in ("seconds", "steps", "step_s")})
         progress(f"  [{w.name}] round {r + 1}/{w.repeats} ({time.perf_counter() - t0:.1f}s): "
-                 + ", ".join(f"{n} {1000 * steps[n][-1]:.2f}ms" for n in order))
+                 + ", ".join(f"{n} {1000 * steps[n][-1]:.2f}ms" for n in turns))
 
     rows = []
     for name in names:

@@ -1,7 +1,7 @@
 """Training metrics fed in batches of steps rather than step by step.
 
-A metric's work per step is a few small kernels (an argmax, a comparison, a sum, an add); on a
-small network they take several per cent of a step, mostly in the cost of launching them. During
+A metric's work per step is a few small kernels (an argmax, a comparison, a sum, an add), whose
+cost on a small network is mostly that of launching them. During
 training hubtrain keeps each step's metric inputs (the detached outputs and the labels, which the
 step's run state holds until the next log anyway) and feeds them to the metrics at once when the
 values are read: at the first step of a pass, at every log interval, at the end of the pass. The
@@ -36,7 +36,8 @@ class DeferredMetrics:
 
     def __init__(self) -> None:
         self._pending: list[list] = []
-        self._metrics: Optional[list] = None
+        self._metrics: Optional[list] = None  # the metrics the pending inputs are for
+        self._deferrable = False  # whether those are all hubtrain's own
         self._active = False
 
     @contextlib.contextmanager
@@ -47,7 +48,7 @@ class DeferredMetrics:
         try:
             yield
         except BaseException:
-            self._pending, self._metrics = [], None
+            self._pending = []
             raise
         finally:
             self._active = False
@@ -56,11 +57,14 @@ class DeferredMetrics:
     def offer(self, metrics: list, args: list) -> bool:
         """Keep a step's metric inputs for later; False when they must be fed now (outside a
         training pass, or metrics other than hubtrain's, which take numpy arrays every step)."""
-        if not self._active or not metrics or not all(isinstance(m, HubMetric) for m in metrics):
+        if not self._active or not metrics:
             return False
         if self._metrics is not metrics:
             self.flush()
             self._metrics = metrics
+            self._deferrable = all(isinstance(m, HubMetric) for m in metrics)
+        if not self._deferrable:
+            return False
         self._pending.append([a.detach() if isinstance(a, paddle.Tensor) else a for a in args])
         return True
 

@@ -6,8 +6,8 @@ batch, to put it in `logs`. Here a training pass does that at its first batch, a
 interval and at its last batch, and `logs` keeps the last values in between; the metric inputs
 of the steps in between wait on the device (engine/deferred_metrics.py). Logging, the progress
 bar and the run events bring the metrics up to date themselves when they read them, so nothing
-they show changes; on a small network this is 3-4% of a step. The loss in `logs` is the batch's
-own, every batch, as in hapi. Evaluation and prediction refresh every batch.
+they show changes. The loss in `logs` is the batch's own, every batch, as in hapi. Evaluation and
+prediction refresh every batch.
 """
 from __future__ import annotations
 
