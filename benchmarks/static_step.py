@@ -1,0 +1,145 @@
+"""What to_static gains on the benchmark transformer on CPU, measured two ways the suite does not,
+and what Paddle's executor setting for CPU programs changes.
+
+    python benchmarks/static_step.py            # about 4 minutes on 2 CPU cores
+    python benchmarks/static_step.py --quick    # a smoke run
+
+interleaved  One process trains workload (b) twice from the same weights: in dygraph and with the
+             forward converted whole (`paddle.jit.to_static(full_graph=True)`, as
+             RunConfig(to_static=True) does). The two take single steps in a new random order
+             every round, so a drift in the machine's speed falls on both. Speed-up per round:
+             dygraph step / to_static step.
+executor     Child processes train with the converted forward only, alternately with Paddle's
+             executor running CPU ops on its pool of worker threads (Paddle's default, which
+             hubtrain keeps) and serially in the calling thread (FLAGS_new_executor_serial_run).
+             Each reports its step time, CPU time over wall time, and system time and page
+             faults per step.
+
+Plain paddle, no hubtrain: the network, data and Adam are the suite's.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from typing import Callable, Optional
+
+from common import adam, build_reference, progress, transformer_workload
+
+import paddle  # noqa: E402  (after common, which quiets paddle's import-time warnings)
+import paddle.nn.functional as F  # noqa: E402
+
+SERIAL = "FLAGS_new_executor_serial_run"
+
+
+def trainer(static: bool) -> Callable[[int], None]:
+    """One training step of workload (b) on batch i, dygraph or with the forward converted."""
+    w = transformer_workload(4, 1, 2)
+    net = build_reference(w)
+    net.train()
+    if static:
+        strategy = paddle.static.BuildStrategy()
+        strategy.enable_inplace = True
+        net.forward = paddle.jit.to_static(net.forward, input_spec=[w.input_spec], full_graph=True,
+                                           build_strategy=strategy)
+    opt = adam(net)
+    n = w.batch_size
+    xs = [paddle.to_tensor(w.x[i * n:(i + 1) * n]) for i in range(4)]
+    ys = [paddle.to_tensor(w.y[i * n:(i + 1) * n]) for i in range(4)]
+
+    def step(i: int) -> None:
+        loss = F.cross_entropy(net(xs[i % 4]), ys[i % 4])
+        loss.backward()
+        opt.step()
+        opt.clear_grad()
+        float(loss)  # wait for the step
+    for i in range(2):  # conversion, first allocations
+        step(i)
+    return step
+
+
+def interleaved(rounds: int) -> dict:
+    steps = {"dygraph": trainer(False), "to_static": trainer(True)}
+    times: dict[str, list[float]] = {k: [] for k in steps}
+    rng = random.Random(0)
+    for r in range(rounds):
+        order = list(steps)
+        rng.shuffle(order)
+        for name in order:
+            t0 = time.perf_counter()
+            steps[name](r)
+            times[name].append(time.perf_counter() - t0)
+    ratios = [d / s for d, s in zip(times["dygraph"], times["to_static"])]
+    q1, _, q3 = statistics.quantiles(ratios, n=4)
+    return {"rounds": rounds, "dygraph_ms": 1000 * statistics.median(times["dygraph"]),
+            "static_ms": 1000 * statistics.median(times["to_static"]),
+            "speedup": statistics.median(ratios), "q1": q1, "q3": q3}
+
+
+def child(steps: int) -> None:
+    step = trainer(True)
+    r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    for i in range(steps):
+        step(i)
+    wall, r1 = time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    print(json.dumps({"step_ms": 1000 * wall / steps, "cpu_per_wall": cpu / wall,
+                      "sys_ms": 1000 * (r1.ru_stime - r0.ru_stime) / steps,
+                      "faults": (r1.ru_minflt - r0.ru_minflt) / steps}))
+
+
+def executor(pairs: int, steps: int) -> dict:
+    runs: dict[str, list[dict]] = {"worker threads": [], "serial": []}
+    for p in range(pairs):
+        order = list(runs) if p % 2 == 0 else list(runs)[::-1]
+        for mode in order:
+            env = dict(os.environ, **{SERIAL: "1" if mode == "serial" else "0"})
+            done = subprocess.run([sys.executable, __file__, "--child", str(steps)], env=env,
+                                  capture_output=True, text=True, timeout=900)
+            if done.returncode != 0:
+                raise RuntimeError(f"{mode} child failed:\n{done.stderr[-2000:]}")
+            runs[mode].append(json.loads(done.stdout.strip().splitlines()[-1]))
+            progress(f"  executor pair {p + 1}/{pairs} {mode}: {runs[mode][-1]['step_ms']:.0f} ms")
+    summary = {}
+    for mode, rs in runs.items():
+        summary[mode] = {key: statistics.median(r[key] for r in rs) for key in rs[0]}
+        summary[mode]["step_ms_all"] = [r["step_ms"] for r in rs]
+    return summary
+
+
+def main(argv: Optional[list] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="few rounds: a smoke run")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    paddle.set_device("cpu")
+    if args.child:
+        child(args.child)
+        return 0
+    rounds, pairs, steps = (3, 1, 2) if args.quick else (30, 4, 8)
+    progress(f"interleaved: {rounds} rounds of one step each")
+    inter = interleaved(rounds)
+    progress(f"executor: {pairs} pairs of child processes, {steps} steps each")
+    execs = executor(pairs, steps)
+    print("\n| measurement | dygraph step ms | to_static step ms | speed-up (median) | middle half |")
+    print("|---|---:|---:|---:|---|")
+    print(f"| interleaved, {inter['rounds']} rounds | {inter['dygraph_ms']:.0f} | {inter['static_ms']:.0f} | "
+          f"**{inter['speedup']:.3f}** | {inter['q1']:.3f}-{inter['q3']:.3f} |")
+    print("\n| to_static, executor | step ms (median; each run) | CPU time / wall | system ms per step | "
+          "page faults per step |")
+    print("|---|---|---:|---:|---:|")
+    for mode, m in execs.items():
+        each = ", ".join(f"{v:.0f}" for v in m["step_ms_all"])
+        print(f"| {mode} | {m['step_ms']:.0f} ({each}) | {m['cpu_per_wall']:.2f} | {m['sys_ms']:.0f} | "
+              f"{m['faults']:,.0f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
