@@ -15,7 +15,8 @@ executor     Child processes train with the converted forward only, alternately 
              Each reports its step time, CPU time over wall time, and system time and page
              faults per step.
 
-Plain paddle, no hubtrain: the network, data and Adam are the suite's.
+The steps are plain paddle; the conversion is hubtrain's (`convert_forward`); the network, data
+and Adam are the suite's. The operators of the converted programs are listed too.
 """
 from __future__ import annotations
 
@@ -28,26 +29,26 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 from typing import Callable, Optional
 
 from common import adam, build_reference, progress, transformer_workload
 
 import paddle  # noqa: E402  (after common, which quiets paddle's import-time warnings)
 import paddle.nn.functional as F  # noqa: E402
+from hubtrain.engine.compile import convert_forward  # noqa: E402
 
 SERIAL = "FLAGS_new_executor_serial_run"
 
 
-def trainer(static: bool) -> Callable[[int], None]:
-    """One training step of workload (b) on batch i, dygraph or with the forward converted."""
+def trainer(static: bool) -> tuple[Callable[[int], None], Callable[[], str]]:
+    """One training step of workload (b) on batch i, dygraph or with the forward converted; and
+    the operators of the converted forward and backward programs."""
     w = transformer_workload(4, 1, 2)
     net = build_reference(w)
     net.train()
     if static:
-        strategy = paddle.static.BuildStrategy()
-        strategy.enable_inplace = True
-        net.forward = paddle.jit.to_static(net.forward, input_spec=[w.input_spec], full_graph=True,
-                                           build_strategy=strategy)
+        net.forward = convert_forward(net.forward, [w.input_spec])
     opt = adam(net)
     n = w.batch_size
     xs = [paddle.to_tensor(w.x[i * n:(i + 1) * n]) for i in range(4)]
@@ -59,13 +60,20 @@ def trainer(static: bool) -> Callable[[int], None]:
         opt.step()
         opt.clear_grad()
         float(loss)  # wait for the step
+    def operators() -> str:
+        programs = net.forward.get_concrete_program(xs[0])[1].train_program
+        ops = Counter(op.name().removeprefix("pd_op.") for program in (programs.forward_program,
+                                                                       programs.backward_program)
+                      for op in program.global_block().ops if op.name().startswith("pd_op."))
+        return ", ".join(f"{name} {n}" for name, n in ops.most_common())
     for i in range(2):  # conversion, first allocations
         step(i)
-    return step
+    return step, operators
 
 
 def interleaved(rounds: int) -> dict:
-    steps = {"dygraph": trainer(False), "to_static": trainer(True)}
+    (dygraph, _), (static, operators) = trainer(False), trainer(True)
+    steps = {"dygraph": dygraph, "to_static": static}
     times: dict[str, list[float]] = {k: [] for k in steps}
     rng = random.Random(0)
     for r in range(rounds):
@@ -79,11 +87,11 @@ def interleaved(rounds: int) -> dict:
     q1, _, q3 = statistics.quantiles(ratios, n=4)
     return {"rounds": rounds, "dygraph_ms": 1000 * statistics.median(times["dygraph"]),
             "static_ms": 1000 * statistics.median(times["to_static"]),
-            "speedup": statistics.median(ratios), "q1": q1, "q3": q3}
+            "speedup": statistics.median(ratios), "q1": q1, "q3": q3, "operators": operators()}
 
 
 def child(steps: int) -> None:
-    step = trainer(True)
+    step, _ = trainer(True)
     r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
     for i in range(steps):
         step(i)
@@ -131,6 +139,7 @@ def main(argv: Optional[list] = None) -> int:
     print("|---|---:|---:|---:|---|")
     print(f"| interleaved, {inter['rounds']} rounds | {inter['dygraph_ms']:.0f} | {inter['static_ms']:.0f} | "
           f"**{inter['speedup']:.3f}** | {inter['q1']:.3f}-{inter['q3']:.3f} |")
+    print(f"\nOperators in the converted forward and backward programs: {inter['operators']}.")
     print("\n| to_static, executor | step ms (median; each run) | CPU time / wall | system ms per step | "
           "page faults per step |")
     print("|---|---|---:|---:|---:|")

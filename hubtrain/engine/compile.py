@@ -20,7 +20,7 @@ from .report import log
 if TYPE_CHECKING:
     from ..tasks.base import BaseTask
 
-__all__ = ["compile_forward", "first_static_call"]
+__all__ = ["compile_forward", "convert_forward", "first_static_call"]
 
 _PADDLE_DIR = os.path.dirname(paddle.__file__)
 
@@ -34,14 +34,18 @@ def compile_forward(task: "BaseTask") -> None:
     task._dygraph_forward = network.forward
     specs = task.feature.input_spec
     specs = list(specs) + list(task._extra_inputs()) if specs else None
-    # Whole-graph conversion: on these CPUs it runs a transformer's training step about 1.2x
-    # faster than dygraph, where the default (bytecode tracing, which keeps graph breaks in
-    # Python) gains next to nothing.
+    network.forward = convert_forward(network.forward, specs)
+    task._static_pending = True
+
+
+def convert_forward(forward: Callable, input_spec: Any = None) -> Callable:
+    """The forward converted whole into one static program, as every task converts it.
+
+    Whole-graph conversion rather than the default bytecode tracing, which keeps graph breaks in
+    Python; `benchmarks/static_step.py` measures what it gains on a transformer."""
     strategy = paddle.static.BuildStrategy()
     strategy.enable_inplace = True
-    network.forward = paddle.jit.to_static(network.forward, input_spec=specs, full_graph=True,
-                                           build_strategy=strategy)
-    task._static_pending = True
+    return paddle.jit.to_static(forward, input_spec=input_spec, full_graph=True, build_strategy=strategy)
 
 
 _FRAME = re.compile(r'File "([^"]+)", line (\d+)')
