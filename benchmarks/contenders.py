@@ -12,7 +12,6 @@ weights and its optimizer (untimed), then times one training call over `steps` b
                       finetune run ends with, into a temporary directory removed afterwards
   PaddleNLP Trainer   paddlenlp.trainer.Trainer with the same Adam, CrossEntropyLoss as criterion,
                       no saving, no evaluation, no logging, no reporting
-  hubtrain to_static  task.fit with RunConfig(to_static=True) on one task kept across runs
 
 Every runner is `runner(workload, steps, device, clock=None)` and returns {"seconds": ...,
 "steps": ..., "step_s": ...}, maybe with more keys. The end of every step is told to `clock` (a
@@ -36,11 +35,11 @@ from paddle.static import InputSpec
 
 import hubtrain as hub
 
-from common import LOG_EVERY, LR, SEED, Runner, Workload, adam, fresh_network, load_initial, sync
+from common import LOG_EVERY, LR, SEED, Workload, adam, fresh_network, load_initial, sync
 
 HAND, HAPI, HUB = "hand-written loop", "paddle.Model.fit", "hubtrain task.fit"
 HUB_LOSS_ONLY = "hubtrain task.fit, loss only"
-HUB_FINETUNE, TRAINER, HUB_STATIC = "hubtrain task.finetune", "PaddleNLP Trainer", "hubtrain task.fit to_static"
+HUB_FINETUNE, TRAINER = "hubtrain task.finetune", "PaddleNLP Trainer"
 
 
 class Clock:
@@ -241,24 +240,3 @@ def run_trainer(w: Workload, steps: int, device: str, clock: Optional[Clock] = N
         return {"seconds": elapsed, "steps": trainer.state.global_step, "step_s": clock.step_s()}
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-
-
-def static_runner() -> Runner:
-    """task.fit under RunConfig(to_static=True). The task is built once, at the first call (the
-    warm-up), and kept: each later run puts the reference initial weights back and prepares a
-    fresh Adam, so the conversion of the forward, paid once per task, stays out of the timed
-    runs. The first call's time, conversion included, is reported as the warm-up."""
-    kept: dict[str, hub.ImageClassifierTask] = {}
-
-    def run(w: Workload, steps: int, device: str, clock: Optional[Clock] = None) -> dict:
-        task = kept.get(w.name)
-        if task is None:
-            task = kept[w.name] = hub_task(w, device, to_static=True)
-        else:
-            load_initial(task.network, w.initial)
-        result = timed_fit(task, w, steps, device, clock)
-        if not isinstance(task.network.forward, paddle.jit.api.StaticFunction):
-            raise RuntimeError("to_static fell back to dygraph: the run would not measure to_static")
-        return result
-
-    return run

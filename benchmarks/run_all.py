@@ -2,7 +2,7 @@
 to_static against dygraph, one process against two, and prediction's peak memory; every number
 next to its target.
 
-    python benchmarks/run_all.py                  # the full measurement (about 13 minutes on 2 CPU cores)
+    python benchmarks/run_all.py                  # the full measurement (about 20 minutes on 2 CPU cores)
     python benchmarks/run_all.py --quick          # a smoke run (a few minutes), not a measurement
     python benchmarks/run_all.py --device gpu --json results.json
 
@@ -11,12 +11,16 @@ Parts (`--parts`, all by default):
   loops    (a) an overhead-bound MLP and (b) a compute-bound transformer classifier, same initial
            weights and data for every contender: hand-written loop, paddle.Model.fit, PaddleNLP
            Trainer, hubtrain task.fit, hubtrain task.finetune; on (a) also task.fit with the loss
-           alone, on (b) task.fit with RunConfig(to_static=True). On (a) all contenders of a round
-           train at once, taking turns of 16 steps (lockstep.py); on (b) each run comes between two
-           hand-written runs. Median steps as ratios to the hand-written loop's in the same round
-           (contenders.py says what each one runs).
+           alone. On (a) all contenders of a round train at once, taking turns of 16 steps
+           (lockstep.py); on (b) each run comes between two hand-written runs. Median steps as
+           ratios to the hand-written loop's in the same round (contenders.py says what each one
+           runs).
+  static   hubtrain task.fit on (b) in dygraph and with RunConfig(to_static=True), each run in a
+           fresh process of its own, as a user runs either, the two alternating; samples/s timed
+           inside the worker (fit_worker.py). Nothing is shared between the two modes: in one
+           process they would share its allocator and Paddle's threads.
   dp       hubtrain task.fit in 1 process and in 2 (paddle.distributed.launch, gloo on CPU), same
-           global batch and samples; samples/s timed inside the worker (dp_worker.py).
+           global batch and samples; samples/s timed inside the worker (fit_worker.py).
   predict  peak RSS of a fresh process predicting 1x, 10x and 100x a base number of MLP inputs:
            task.predict(output_file=...), in-memory task.predict, a plain paddle loop for
            reference, and the streaming run again with glibc's mmap threshold fixed, which
@@ -34,18 +38,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from common import (add_loop_options, bench, check_device, environment, mlp_workload, progress, quartiles, row,
                     transformer_workload)
-from contenders import (HAND, HAPI, HUB, HUB_FINETUNE, HUB_LOSS_ONLY, HUB_STATIC, TRAINER, quiet_trainer, run_hand,
-                        run_hapi, run_hub, run_hub_finetune, run_hub_loss_only, run_trainer, static_runner)
+from contenders import (HAND, HAPI, HUB, HUB_FINETUNE, HUB_LOSS_ONLY, TRAINER, quiet_trainer, run_hand, run_hapi,
+                        run_hub, run_hub_finetune, run_hub_loss_only, run_trainer)
 from lockstep import bench_in_turns, step_table
 
 import paddle  # noqa: E402  (after common, which quiets paddle's import-time warnings)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PARTS = ("loops", "dp", "predict")
+PARTS = ("loops", "static", "dp", "predict")
 OTHER_FRAMEWORKS = (HAPI, TRAINER)
 HUBTRAIN = (HUB, HUB_FINETUNE)
 # Targets the suite is judged by (medians over rounds of the loop's median step over the
@@ -64,8 +68,6 @@ def loop_runners(workload: str) -> dict:
     runners = {HAND: run_hand, HAPI: run_hapi, TRAINER: run_trainer, HUB: run_hub, HUB_FINETUNE: run_hub_finetune}
     if workload == "mlp":  # where a step's bookkeeping shows: the Trainer's work, loss alone
         runners[HUB_LOSS_ONLY] = run_hub_loss_only
-    if workload == "transformer":
-        runners[HUB_STATIC] = static_runner()
     return runners
 
 
@@ -74,22 +76,42 @@ def _per_round(mine: list, other: list) -> float:
     return statistics.median(m / o for m, o in zip(mine, other))
 
 
-def to_static_summary(result: dict) -> dict:
-    dygraph, static = row(result, HUB), row(result, HUB_STATIC)
-    return {"workload": result["workload"], "steps": result["steps"], "repeats": result["repeats"],
-            "dygraph_step_ms": 1000 * dygraph["step_median_s"], "static_step_ms": 1000 * static["step_median_s"],
-            "step_speedup": _per_round(dygraph["step_ratios"], static["step_ratios"]),
-            "dygraph_warmup_s": dygraph["warmup_s"], "static_first_run_s": static["warmup_s"]}
+def static_part(args: argparse.Namespace, steps: int, pairs: int) -> list:
+    """Pairs of fresh processes, one training in dygraph and one with to_static, in an order that
+    alternates; the speed-up of a pair is the to_static run's samples/s over the dygraph run's."""
+    runs: dict[str, list] = {"dygraph": [], "to_static": []}
+    with tempfile.TemporaryDirectory(prefix="static-bench-") as workdir:
+        for r in range(pairs):
+            for mode in (("dygraph", "to_static") if r % 2 == 0 else ("to_static", "dygraph")):
+                res = fit_run("transformer", 1, steps, 32, 2, args.device, workdir, f"{mode}-{r}",
+                              to_static=(mode == "to_static"))
+                runs[mode].append(res)
+                progress(f"  [static] pair {r + 1}/{pairs}, {mode}: {res['samples_per_s']:.1f} samples/s "
+                         f"(warm-up fit {res['warmup_seconds']:.1f}s)")
+    speedups = [s["samples_per_s"] / d["samples_per_s"] for d, s in zip(runs["dygraph"], runs["to_static"])]
+
+    def median(mode: str, value: Callable[[dict], float]) -> float:
+        return statistics.median(value(x) for x in runs[mode])
+
+    def step_ms(x: dict) -> float:
+        return 1000 * x["seconds"] / x["steps"]
+
+    return [{"workload": "transformer", "steps": steps, "pairs": pairs, "speedups": speedups,
+             "step_speedup": statistics.median(speedups),
+             "dygraph_step_ms": median("dygraph", step_ms), "static_step_ms": median("to_static", step_ms),
+             "dygraph_warmup_s": median("dygraph", lambda x: x["warmup_seconds"]),
+             "static_warmup_s": median("to_static", lambda x: x["warmup_seconds"]), "runs": runs}]
 
 
 def to_static_table(summaries: list) -> str:
-    lines = ["| workload | dygraph step ms | to_static step ms | speed-up per step | "
-             "warm-up run s: dygraph / to_static (conversion included) |",
-             "|---|---:|---:|---:|---:|"]
+    lines = ["| workload | dygraph step ms | to_static step ms | speed-up (median over pairs) | each pair | "
+             "warm-up fit s: dygraph / to_static (conversion included) |",
+             "|---|---:|---:|---:|---|---:|"]
     for s in summaries:
-        lines.append(f"| {s['workload']} ({s['steps']} steps x{s['repeats']}) | {s['dygraph_step_ms']:.1f} | "
-                     f"{s['static_step_ms']:.1f} | **{s['step_speedup']:.3f}** | "
-                     f"{s['dygraph_warmup_s']:.2f} / {s['static_first_run_s']:.2f} |")
+        each = ", ".join(f"{x:.3f}" for x in s["speedups"])
+        lines.append(f"| {s['workload']} ({s['steps']} steps, {s['pairs']} pairs) | {s['dygraph_step_ms']:.1f} | "
+                     f"{s['static_step_ms']:.1f} | **{s['step_speedup']:.3f}** | {each} | "
+                     f"{s['dygraph_warmup_s']:.2f} / {s['static_warmup_s']:.2f} |")
     return "\n".join(lines)
 
 
@@ -102,12 +124,15 @@ def _tail(path: str, chars: int = 3000) -> str:
         return f"({path} not written)"
 
 
-def dp_run(workload: str, processes: int, steps: int, global_batch: int, warmup: int, device: str,
-           workdir: str, tag: str) -> dict:
+def fit_run(workload: str, processes: int, steps: int, global_batch: int, warmup: int, device: str,
+            workdir: str, tag: str, to_static: bool = False) -> dict:
+    """One run of fit_worker.py in fresh processes; its JSON report."""
     out = os.path.join(workdir, f"{tag}.json")
     log_dir = os.path.join(workdir, f"{tag}-log")
-    worker = [os.path.join(HERE, "dp_worker.py"), "--workload", workload, "--steps", str(steps),
+    worker = [os.path.join(HERE, "fit_worker.py"), "--workload", workload, "--steps", str(steps),
               "--global-batch", str(global_batch), "--warmup-steps", str(warmup), "--device", device, "--out", out]
+    if to_static:
+        worker.append("--to-static")
     if processes == 1:
         cmd = [sys.executable, *worker]
     else:
@@ -133,8 +158,8 @@ def dp_part(args: argparse.Namespace, settings: dict) -> list:
             runs: dict[int, list] = {1: [], 2: []}
             for r in range(repeats):
                 for processes in ((1, 2) if r % 2 == 0 else (2, 1)):
-                    res = dp_run(workload, processes, steps, batch, warmup, args.device, workdir,
-                                 f"{workload}-{processes}p-{r}")
+                    res = fit_run(workload, processes, steps, batch, warmup, args.device, workdir,
+                                  f"{workload}-{processes}p-{r}")
                     runs[processes].append(res)
                     progress(f"  [dp {workload}] repeat {r + 1}/{repeats}, {processes} process(es): "
                              f"{res['samples_per_s']:.0f} samples/s ({res['seconds']:.2f}s)")
@@ -271,6 +296,8 @@ def main(argv: Optional[list] = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_loop_options(parser)
     parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated: {', '.join(PARTS)}")
+    parser.add_argument("--static-steps", type=int, help="measured steps per to_static / dygraph process (10 on CPU)")
+    parser.add_argument("--static-pairs", type=int, help="pairs of to_static and dygraph processes (8)")
     parser.add_argument("--dp-repeats", type=int, help="runs of each process count per workload (3)")
     parser.add_argument("--predict-base", type=int, help="samples at 1x in the memory part (2000)")
     args = parser.parse_args(argv)
@@ -289,15 +316,19 @@ def main(argv: Optional[list] = None) -> int:
     mlp_steps = args.mlp_steps or (64 if quick else 512)
     mlp_repeats = args.mlp_repeats or (2 if quick else 12)
     # One transformer step takes ~1.3 s on 2 CPU cores: 6 steps per run, 6 rounds (the order of the
-    # 5 other contenders rotates); a GPU runs the 80 steps the workload is meant to have.
+    # 4 other contenders rotates); a GPU runs the 80 steps the workload is meant to have.
     tf_steps = args.tf_steps or (3 if quick else (80 if gpu else 6))
     tf_repeats = args.tf_repeats or (1 if quick else 6)
+    # A fresh process per run: about 12 s to start and convert, then ~1.3 s a step on 2 CPU cores.
+    static_steps = args.static_steps or (3 if quick else (80 if gpu else 10))
+    static_pairs = args.static_pairs or (1 if quick else 8)
     dp_repeats = args.dp_repeats or (1 if quick else 3)
     predict_base = args.predict_base or (500 if quick else 2000)
 
     started = time.perf_counter()
     report: dict[str, Any] = {"settings": {"parts": parts, "mlp_steps": mlp_steps, "mlp_repeats": mlp_repeats,
-                                           "tf_steps": tf_steps, "tf_repeats": tf_repeats, "dp_repeats": dp_repeats,
+                                           "tf_steps": tf_steps, "tf_repeats": tf_repeats, "static_steps": static_steps,
+                                           "static_pairs": static_pairs, "dp_repeats": dp_repeats,
                                            "predict_base": predict_base}}
     loops, statics, dp, predict = [], [], [], []
     if "loops" in parts:
@@ -313,8 +344,9 @@ def main(argv: Optional[list] = None) -> int:
             else:
                 res = bench(w, args.device, loop_runners(w.name))
             loops.append(res)
-            if w.name == "transformer":
-                statics.append(to_static_summary(res))
+    if "static" in parts:
+        progress(f"static: hubtrain task.fit on the transformer, dygraph and to_static, {static_pairs} pairs of processes")
+        statics = static_part(args, static_steps, static_pairs)
     if "dp" in parts:
         if gpu and paddle.device.cuda.device_count() < 2:
             progress("dp: skipped, 2 processes on a GPU machine need 2 visible GPUs")

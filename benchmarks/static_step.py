@@ -1,7 +1,7 @@
-"""What to_static gains on the benchmark transformer on CPU, measured two ways the suite does not,
-and what Paddle's executor setting for CPU programs changes.
+"""What to_static gains on the benchmark transformer on CPU, step by step in one process and in
+processes of their own, and what Paddle's executor setting for CPU programs changes.
 
-    python benchmarks/static_step.py            # about 4 minutes on 2 CPU cores
+    python benchmarks/static_step.py            # about 6 minutes on 2 CPU cores
     python benchmarks/static_step.py --quick    # a smoke run
 
 interleaved  One process trains workload (b) twice from the same weights: in dygraph and with the
@@ -9,11 +9,13 @@ interleaved  One process trains workload (b) twice from the same weights: in dyg
              RunConfig(to_static=True) does). The two take single steps in a new random order
              every round, so a drift in the machine's speed falls on both. Speed-up per round:
              dygraph step / to_static step.
-executor     Child processes train with the converted forward only, alternately with Paddle's
-             executor running CPU ops on its pool of worker threads (Paddle's default, which
-             hubtrain keeps) and serially in the calling thread (FLAGS_new_executor_serial_run).
-             Each reports its step time, CPU time over wall time, and system time and page
-             faults per step.
+alone        Child processes train one way each, as a user's script does: in dygraph; with
+             the forward converted and Paddle's executor running CPU ops on its pool of worker
+             threads (Paddle's default, which hubtrain keeps); and converted, run serially in
+             the calling thread (FLAGS_new_executor_serial_run). One child of each kind per
+             round, in an order that rotates. Each reports its step time, CPU time over wall
+             time, and system time and page faults per step; speed-up per round: the dygraph
+             child's step / the other's.
 
 The steps are plain paddle; the conversion is hubtrain's (`convert_forward`); the network, data
 and Adam are the suite's. The operators of the converted programs are listed too.
@@ -90,8 +92,8 @@ def interleaved(rounds: int) -> dict:
             "speedup": statistics.median(ratios), "q1": q1, "q3": q3, "operators": operators()}
 
 
-def child(steps: int) -> None:
-    step, _ = trainer(True)
+def child(steps: int, static: bool) -> None:
+    step, _ = trainer(static)
     r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
     for i in range(steps):
         step(i)
@@ -102,22 +104,28 @@ def child(steps: int) -> None:
                       "faults": (r1.ru_minflt - r0.ru_minflt) / steps}))
 
 
-def executor(pairs: int, steps: int) -> dict:
-    runs: dict[str, list[dict]] = {"worker threads": [], "serial": []}
-    for p in range(pairs):
-        order = list(runs) if p % 2 == 0 else list(runs)[::-1]
-        for mode in order:
-            env = dict(os.environ, **{SERIAL: "1" if mode == "serial" else "0"})
-            done = subprocess.run([sys.executable, __file__, "--child", str(steps)], env=env,
-                                  capture_output=True, text=True, timeout=900)
+KINDS = {"dygraph": (False, "0"), "to_static, worker threads": (True, "0"), "to_static, serial": (True, "1")}
+
+
+def alone(rounds: int, steps: int) -> dict:
+    runs: dict[str, list[dict]] = {kind: [] for kind in KINDS}
+    for r in range(rounds):
+        order = list(KINDS)
+        order = order[r % len(order):] + order[:r % len(order)]
+        for kind in order:
+            static, serial = KINDS[kind]
+            env = dict(os.environ, **{SERIAL: serial})
+            cmd = [sys.executable, __file__, "--child", str(steps)] + (["--static"] if static else [])
+            done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
             if done.returncode != 0:
-                raise RuntimeError(f"{mode} child failed:\n{done.stderr[-2000:]}")
-            runs[mode].append(json.loads(done.stdout.strip().splitlines()[-1]))
-            progress(f"  executor pair {p + 1}/{pairs} {mode}: {runs[mode][-1]['step_ms']:.0f} ms")
+                raise RuntimeError(f"{kind} child failed:\n{done.stderr[-2000:]}")
+            runs[kind].append(json.loads(done.stdout.strip().splitlines()[-1]))
+            progress(f"  alone, round {r + 1}/{rounds}, {kind}: {runs[kind][-1]['step_ms']:.0f} ms")
     summary = {}
-    for mode, rs in runs.items():
-        summary[mode] = {key: statistics.median(r[key] for r in rs) for key in rs[0]}
-        summary[mode]["step_ms_all"] = [r["step_ms"] for r in rs]
+    for kind, rs in runs.items():
+        summary[kind] = {key: statistics.median(r[key] for r in rs) for key in rs[0]}
+        summary[kind]["step_ms_all"] = [r["step_ms"] for r in rs]
+        summary[kind]["speedups"] = [d["step_ms"] / r["step_ms"] for d, r in zip(runs["dygraph"], rs)]
     return summary
 
 
@@ -125,28 +133,30 @@ def main(argv: Optional[list] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="few rounds: a smoke run")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--static", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     paddle.set_device("cpu")
     if args.child:
-        child(args.child)
+        child(args.child, args.static)
         return 0
-    rounds, pairs, steps = (3, 1, 2) if args.quick else (30, 4, 8)
+    rounds, alone_rounds, steps = (3, 1, 2) if args.quick else (30, 4, 8)
     progress(f"interleaved: {rounds} rounds of one step each")
     inter = interleaved(rounds)
-    progress(f"executor: {pairs} pairs of child processes, {steps} steps each")
-    execs = executor(pairs, steps)
+    progress(f"alone: {alone_rounds} rounds of child processes, {steps} steps each")
+    kinds = alone(alone_rounds, steps)
     print("\n| measurement | dygraph step ms | to_static step ms | speed-up (median) | middle half |")
     print("|---|---:|---:|---:|---|")
     print(f"| interleaved, {inter['rounds']} rounds | {inter['dygraph_ms']:.0f} | {inter['static_ms']:.0f} | "
           f"**{inter['speedup']:.3f}** | {inter['q1']:.3f}-{inter['q3']:.3f} |")
     print(f"\nOperators in the converted forward and backward programs: {inter['operators']}.")
-    print("\n| to_static, executor | step ms (median; each run) | CPU time / wall | system ms per step | "
-          "page faults per step |")
-    print("|---|---|---:|---:|---:|")
-    for mode, m in execs.items():
+    print("\n| alone in a process | step ms (median; each round) | speed-up over dygraph (median; each round) | "
+          "CPU time / wall | system ms per step | page faults per step |")
+    print("|---|---|---|---:|---:|---:|")
+    for kind, m in kinds.items():
         each = ", ".join(f"{v:.0f}" for v in m["step_ms_all"])
-        print(f"| {mode} | {m['step_ms']:.0f} ({each}) | {m['cpu_per_wall']:.2f} | {m['sys_ms']:.0f} | "
-              f"{m['faults']:,.0f} |")
+        speedups = ", ".join(f"{v:.3f}" for v in m["speedups"])
+        print(f"| {kind} | {m['step_ms']:.0f} ({each}) | {statistics.median(m['speedups']):.3f} ({speedups}) | "
+              f"{m['cpu_per_wall']:.2f} | {m['sys_ms']:.0f} | {m['faults']:,.0f} |")
     return 0
 
 

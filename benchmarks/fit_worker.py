@@ -1,14 +1,17 @@
-"""One data-parallel throughput run of hubtrain's `task.fit`, in one process or under
-`paddle.distributed.launch` (gloo on CPU):
+"""One throughput run of hubtrain's `task.fit` in a fresh process, as a user runs it: in one
+process or under `paddle.distributed.launch` (gloo on CPU), in dygraph or with
+`RunConfig(to_static=True)`:
 
-    python benchmarks/dp_worker.py --workload mlp --steps 512 --global-batch 64 --out r.json
-    python -m paddle.distributed.launch --nproc_per_node 2 benchmarks/dp_worker.py --workload mlp ... --out r.json
+    python benchmarks/fit_worker.py --workload mlp --steps 512 --global-batch 64 --out r.json
+    python benchmarks/fit_worker.py --workload transformer --steps 8 --global-batch 32 --to-static --out r.json
+    python -m paddle.distributed.launch --nproc_per_node 2 benchmarks/fit_worker.py --workload mlp ... --out r.json
 
 Every rank trains on `steps * global_batch` samples with a batch of `global_batch / ranks`, so one
 process and two make the same number of steps over the same samples. A short warm-up fit on the
 same task pays the one-time costs first (kernels, the DataParallel wrapper, the first gloo
-exchange). The ranks then meet at a barrier, and each times its measured fit from the start of the
-first step to the end of the last. Rank 0 writes every rank's times to `--out` as JSON.
+exchange, the conversion to a static program). The ranks then meet at a barrier, and each times
+its measured fit from the start of the first step to the end of the last. Rank 0 writes every
+rank's times, and its warm-up's, to `--out` as JSON.
 """
 from __future__ import annotations
 
@@ -49,6 +52,7 @@ def main(argv: Optional[list] = None) -> int:
     parser.add_argument("--global-batch", type=int, required=True, help="samples per step over all ranks")
     parser.add_argument("--warmup-steps", type=int, default=2)
     parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
+    parser.add_argument("--to-static", action="store_true", help="train with RunConfig(to_static=True)")
     parser.add_argument("--out", required=True, help="JSON file rank 0 writes")
     args = parser.parse_args(argv)
 
@@ -64,10 +68,14 @@ def main(argv: Optional[list] = None) -> int:
     w.initial = [p.numpy() for p in build_reference(w).parameters()]
     paddle.set_device(args.device)
 
-    task = hub_task(w, args.device, seed=SEED)
+    task = hub_task(w, args.device, seed=SEED, to_static=args.to_static)
     task.prepare(adam(task.network))
     warm = w.dataset(args.warmup_steps)
+    started = time.perf_counter()
     task.fit(warm, batch_size=per_rank, epochs=1, shuffle=True, verbose=0)
+    warmup_seconds = time.perf_counter() - started
+    if args.to_static and not isinstance(task.network.forward, paddle.jit.api.StaticFunction):
+        raise RuntimeError("to_static fell back to dygraph: the run would not measure to_static")
     data = w.dataset(args.steps)
     clock = StepClock()
     distributed.barrier()
@@ -81,7 +89,8 @@ def main(argv: Optional[list] = None) -> int:
         samples = len(data)
         result = {"workload": w.name, "processes": ranks, "global_batch": args.global_batch,
                   "batch_per_process": per_rank, "steps": clock.steps, "samples": samples,
-                  "seconds": seconds, "samples_per_s": samples / seconds, "ranks": everyone}
+                  "to_static": args.to_static, "warmup_seconds": warmup_seconds, "seconds": seconds,
+                  "samples_per_s": samples / seconds, "ranks": everyone}
         with open(args.out, "w") as f:
             json.dump(result, f, indent=2)
     return 0
