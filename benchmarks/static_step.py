@@ -1,7 +1,7 @@
 """What to_static gains on the benchmark transformer on CPU, step by step in one process and in
 processes of their own, and what Paddle's executor setting for CPU programs changes.
 
-    python benchmarks/static_step.py            # about 6 minutes on 2 CPU cores
+    python benchmarks/static_step.py            # about 8 minutes on 2 CPU cores
     python benchmarks/static_step.py --quick    # a smoke run
 
 interleaved  One process trains workload (b) twice from the same weights: in dygraph and with the
@@ -12,7 +12,9 @@ interleaved  One process trains workload (b) twice from the same weights: in dyg
 alone        Child processes train one way each, as a user's script does: in dygraph; with
              the forward converted and Paddle's executor running CPU ops on its pool of worker
              threads (Paddle's default, which hubtrain keeps); and converted, run serially in
-             the calling thread (FLAGS_new_executor_serial_run). One child of each kind per
+             the calling thread (FLAGS_new_executor_serial_run); and converted, with worker
+             threads, glibc's malloc held to one arena that keeps freed memory
+             (MALLOC_ARENA_MAX=1 and fixed trim and mmap thresholds). One child of each kind per
              round, in an order that rotates. Each reports its step time, CPU time over wall
              time, and system time and page faults per step; speed-up per round: the dygraph
              child's step / the other's.
@@ -104,7 +106,12 @@ def child(steps: int, static: bool) -> None:
                       "faults": (r1.ru_minflt - r0.ru_minflt) / steps}))
 
 
-KINDS = {"dygraph": (False, "0"), "to_static, worker threads": (True, "0"), "to_static, serial": (True, "1")}
+# glibc malloc kept to one arena that keeps what is freed: the worker threads' memory then stays
+# mapped from step to step instead of being returned and faulted in again.
+GLIBC_KEEP = {"MALLOC_ARENA_MAX": "1", "MALLOC_TRIM_THRESHOLD_": str(1 << 30), "MALLOC_MMAP_THRESHOLD_": str(1 << 28)}
+# kind -> (converted?, environment of the child)
+KINDS = {"dygraph": (False, {SERIAL: "0"}), "to_static, worker threads": (True, {SERIAL: "0"}),
+         "to_static, serial": (True, {SERIAL: "1"}), "to_static, worker threads, glibc arena kept": (True, GLIBC_KEEP)}
 
 
 def alone(rounds: int, steps: int) -> dict:
@@ -113,8 +120,8 @@ def alone(rounds: int, steps: int) -> dict:
         order = list(KINDS)
         order = order[r % len(order):] + order[:r % len(order)]
         for kind in order:
-            static, serial = KINDS[kind]
-            env = dict(os.environ, **{SERIAL: serial})
+            static, extra = KINDS[kind]
+            env = dict(os.environ, **extra)
             cmd = [sys.executable, __file__, "--child", str(steps)] + (["--static"] if static else [])
             done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
             if done.returncode != 0:
