@@ -60,6 +60,8 @@ MAX_RATIO = {"mlp": 1.03, "transformer": 1.01}
 # each between two hand-written runs (common.bench).
 MLP_TURN_STEPS = 16
 MIN_STATIC_SPEEDUP = 1.15
+# The transformer's batch and warm-up steps in the processes of the static and dp parts.
+TF_BATCH, TF_WARMUP = 32, 2
 MAX_PREDICT_GROWTH = 1.05  # peak RSS at 100x over peak RSS at 1x, streaming
 
 
@@ -76,46 +78,7 @@ def _per_round(mine: list, other: list) -> float:
     return statistics.median(m / o for m, o in zip(mine, other))
 
 
-def static_part(args: argparse.Namespace, steps: int, pairs: int) -> list:
-    """Pairs of fresh processes, one training in dygraph and one with to_static, in an order that
-    alternates; the speed-up of a pair is the to_static run's samples/s over the dygraph run's."""
-    runs: dict[str, list] = {"dygraph": [], "to_static": []}
-    with tempfile.TemporaryDirectory(prefix="static-bench-") as workdir:
-        for r in range(pairs):
-            for mode in (("dygraph", "to_static") if r % 2 == 0 else ("to_static", "dygraph")):
-                res = fit_run("transformer", 1, steps, 32, 2, args.device, workdir, f"{mode}-{r}",
-                              to_static=(mode == "to_static"))
-                runs[mode].append(res)
-                progress(f"  [static] pair {r + 1}/{pairs}, {mode}: {res['samples_per_s']:.1f} samples/s "
-                         f"(warm-up fit {res['warmup_seconds']:.1f}s)")
-    speedups = [s["samples_per_s"] / d["samples_per_s"] for d, s in zip(runs["dygraph"], runs["to_static"])]
-
-    def median(mode: str, value: Callable[[dict], float]) -> float:
-        return statistics.median(value(x) for x in runs[mode])
-
-    def step_ms(x: dict) -> float:
-        return 1000 * x["seconds"] / x["steps"]
-
-    return [{"workload": "transformer", "steps": steps, "pairs": pairs, "speedups": speedups,
-             "step_speedup": statistics.median(speedups),
-             "dygraph_step_ms": median("dygraph", step_ms), "static_step_ms": median("to_static", step_ms),
-             "dygraph_warmup_s": median("dygraph", lambda x: x["warmup_seconds"]),
-             "static_warmup_s": median("to_static", lambda x: x["warmup_seconds"]), "runs": runs}]
-
-
-def to_static_table(summaries: list) -> str:
-    lines = ["| workload | dygraph step ms | to_static step ms | speed-up (median over pairs) | each pair | "
-             "warm-up fit s: dygraph / to_static (conversion included) |",
-             "|---|---:|---:|---:|---|---:|"]
-    for s in summaries:
-        each = ", ".join(f"{x:.3f}" for x in s["speedups"])
-        lines.append(f"| {s['workload']} ({s['steps']} steps, {s['pairs']} pairs) | {s['dygraph_step_ms']:.1f} | "
-                     f"{s['static_step_ms']:.1f} | **{s['step_speedup']:.3f}** | {each} | "
-                     f"{s['dygraph_warmup_s']:.2f} / {s['static_warmup_s']:.2f} |")
-    return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------------------------- dp
+# ------------------------------------------------------------------------------ fresh processes
 def _tail(path: str, chars: int = 3000) -> str:
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
@@ -151,18 +114,68 @@ def fit_run(workload: str, processes: int, steps: int, global_batch: int, warmup
         return json.load(f)
 
 
+def alternating(repeats: int, kinds: tuple, run: Callable[[Any, int], dict]) -> dict:
+    """`run(kind, r)` for every kind in each of `repeats` rounds, the order reversed every other
+    round so that a drift in the machine's speed falls on all kinds alike; results by kind."""
+    runs: dict[Any, list] = {kind: [] for kind in kinds}
+    for r in range(repeats):
+        for kind in (kinds if r % 2 == 0 else kinds[::-1]):
+            runs[kind].append(run(kind, r))
+    return runs
+
+
+def static_part(args: argparse.Namespace, steps: int, pairs: int) -> list:
+    """Pairs of fresh processes, one training in dygraph and one with to_static, in an order that
+    alternates; the speed-up of a pair is the to_static run's samples/s over the dygraph run's."""
+    with tempfile.TemporaryDirectory(prefix="static-bench-") as workdir:
+        def run(mode: str, r: int) -> dict:
+            res = fit_run("transformer", 1, steps, TF_BATCH, TF_WARMUP, args.device, workdir, f"{mode}-{r}",
+                          to_static=(mode == "to_static"))
+            progress(f"  [static] pair {r + 1}/{pairs}, {mode}: {res['samples_per_s']:.1f} samples/s "
+                     f"(warm-up fit {res['warmup_seconds']:.1f}s)")
+            return res
+
+        runs = alternating(pairs, ("dygraph", "to_static"), run)
+    speedups = [s["samples_per_s"] / d["samples_per_s"] for d, s in zip(runs["dygraph"], runs["to_static"])]
+
+    def median(mode: str, value: Callable[[dict], float]) -> float:
+        return statistics.median(value(x) for x in runs[mode])
+
+    def step_ms(x: dict) -> float:
+        return 1000 * x["seconds"] / x["steps"]
+
+    return [{"workload": "transformer", "steps": steps, "pairs": pairs, "speedups": speedups,
+             "step_speedup": statistics.median(speedups),
+             "dygraph_step_ms": median("dygraph", step_ms), "static_step_ms": median("to_static", step_ms),
+             "dygraph_warmup_s": median("dygraph", lambda x: x["warmup_seconds"]),
+             "static_warmup_s": median("to_static", lambda x: x["warmup_seconds"]), "runs": runs}]
+
+
+def to_static_table(summaries: list) -> str:
+    lines = ["| workload | dygraph step ms | to_static step ms | speed-up (median over pairs) | each pair | "
+             "warm-up fit s: dygraph / to_static (conversion included) |",
+             "|---|---:|---:|---:|---|---:|"]
+    for s in summaries:
+        each = ", ".join(f"{x:.3f}" for x in s["speedups"])
+        lines.append(f"| {s['workload']} ({s['steps']} steps, {s['pairs']} pairs) | {s['dygraph_step_ms']:.1f} | "
+                     f"{s['static_step_ms']:.1f} | **{s['step_speedup']:.3f}** | {each} | "
+                     f"{s['dygraph_warmup_s']:.2f} / {s['static_warmup_s']:.2f} |")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------- dp
 def dp_part(args: argparse.Namespace, settings: dict) -> list:
     results = []
     with tempfile.TemporaryDirectory(prefix="dp-bench-") as workdir:
         for workload, (steps, batch, warmup, repeats) in settings.items():
-            runs: dict[int, list] = {1: [], 2: []}
-            for r in range(repeats):
-                for processes in ((1, 2) if r % 2 == 0 else (2, 1)):
-                    res = fit_run(workload, processes, steps, batch, warmup, args.device, workdir,
-                                  f"{workload}-{processes}p-{r}")
-                    runs[processes].append(res)
-                    progress(f"  [dp {workload}] repeat {r + 1}/{repeats}, {processes} process(es): "
-                             f"{res['samples_per_s']:.0f} samples/s ({res['seconds']:.2f}s)")
+            def run(processes: int, r: int) -> dict:
+                res = fit_run(workload, processes, steps, batch, warmup, args.device, workdir,
+                              f"{workload}-{processes}p-{r}")
+                progress(f"  [dp {workload}] repeat {r + 1}/{repeats}, {processes} process(es): "
+                         f"{res['samples_per_s']:.0f} samples/s ({res['seconds']:.2f}s)")
+                return res
+
+            runs = alternating(repeats, (1, 2), run)
             one = statistics.median(x["samples_per_s"] for x in runs[1])
             for processes in (1, 2):
                 rates = [x["samples_per_s"] for x in runs[processes]]
@@ -352,7 +365,7 @@ def main(argv: Optional[list] = None) -> int:
             progress("dp: skipped, 2 processes on a GPU machine need 2 visible GPUs")
         else:
             settings = {"mlp": (mlp_steps, 64, min(mlp_steps, 32), dp_repeats),
-                        "transformer": (tf_steps, 32, 2, dp_repeats)}
+                        "transformer": (tf_steps, TF_BATCH, TF_WARMUP, dp_repeats)}
             progress("dp: hubtrain task.fit, 1 process and 2 (paddle.distributed.launch)")
             dp = dp_part(args, settings)
     if "predict" in parts:

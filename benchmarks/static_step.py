@@ -64,12 +64,14 @@ def trainer(static: bool) -> tuple[Callable[[int], None], Callable[[], str]]:
         opt.step()
         opt.clear_grad()
         float(loss)  # wait for the step
+
     def operators() -> str:
         programs = net.forward.get_concrete_program(xs[0])[1].train_program
         ops = Counter(op.name().removeprefix("pd_op.") for program in (programs.forward_program,
                                                                        programs.backward_program)
                       for op in program.global_block().ops if op.name().startswith("pd_op."))
         return ", ".join(f"{name} {n}" for name, n in ops.most_common())
+
     for i in range(2):  # conversion, first allocations
         step(i)
     return step, operators
@@ -106,8 +108,8 @@ def child(steps: int, static: bool) -> None:
                       "faults": (r1.ru_minflt - r0.ru_minflt) / steps}))
 
 
-# glibc malloc kept to one arena that keeps what is freed: the worker threads' memory then stays
-# mapped from step to step instead of being returned and faulted in again.
+# glibc's malloc held to one arena that keeps what is freed, so that memory freed in one step
+# can serve the next without being mapped again (the page-fault column shows whether it does).
 GLIBC_KEEP = {"MALLOC_ARENA_MAX": "1", "MALLOC_TRIM_THRESHOLD_": str(1 << 30), "MALLOC_MMAP_THRESHOLD_": str(1 << 28)}
 # kind -> (converted?, environment of the child)
 KINDS = {"dygraph": (False, {SERIAL: "0"}), "to_static, worker threads": (True, {SERIAL: "0"}),
