@@ -446,6 +446,30 @@ def _(ws):
     return raised(lambda: load_run(path)), "refused before anything runs"
 
 
+# ---------------------------------------------------------------- hubtrain's own checkpoints
+# (cases for checkpoint files and their verification go above this line)
+
+
+# ---------------------------------------------------------------- files from users
+# (cases for weights and module files from users go above this line)
+
+
+# ---------------------------------------------------------------- run files and their workspace
+# (cases for run files go above this line)
+
+
+# ---------------------------------------------------------------- training runs
+# (cases for training runs go above this line)
+
+
+# ---------------------------------------------------------------- commands and data files
+# (cases for the command line and data files go above this line)
+
+
+# ---------------------------------------------------------------- modules and tasks
+# (cases for modules and task options go above this line)
+
+
 def normalise(message: str, ws: Workspace) -> str:
     """One line, with the case's own directories written as placeholders."""
     text = " ".join(message.split())
