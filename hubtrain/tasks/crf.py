@@ -39,9 +39,11 @@ class LinearChainCRF(nn.Layer):
         lengths = self._lengths(seq_len, steps)
         alpha = self.start_transitions.unsqueeze(0) + emissions[:, 0]
         trans = self.transitions.unsqueeze(0)
+        # No name is bound only inside the time loops: paddle.jit turns every name a loop binds
+        # into a loop variable, and one first bound inside the loop has no type before it.
         for t in range(1, steps):
-            step = paddle.logsumexp(alpha.unsqueeze(2) + trans, axis=1) + emissions[:, t]
-            alpha = paddle.where((lengths > t).unsqueeze(1), step, alpha)
+            alpha = paddle.where((lengths > t).unsqueeze(1),
+                                 paddle.logsumexp(alpha.unsqueeze(2) + trans, axis=1) + emissions[:, t], alpha)
         return paddle.logsumexp(alpha + self.end_transitions.unsqueeze(0), axis=1)
 
     def path_score(self, emissions: paddle.Tensor, tags: paddle.Tensor, seq_len: paddle.Tensor) -> paddle.Tensor:
@@ -74,6 +76,8 @@ class LinearChainCRF(nn.Layer):
         # pointers[:, t, j]: the best tag at t-1 given tag j at t. Written in place rather than
         # collected in a list, so paddle.jit can trace the loops over a dynamic length.
         pointers = paddle.zeros_like(emissions, dtype="int64")
+        candidates = score.unsqueeze(2) + trans
+        live = (lengths > 0).unsqueeze(1)
         for t in range(1, steps):
             candidates = score.unsqueeze(2) + trans  # [N, from, to]
             live = (lengths > t).unsqueeze(1)
