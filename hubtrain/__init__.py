@@ -3,25 +3,36 @@
     import hubtrain as hub
     task = hub.TextClassifierTask(feature=..., num_classes=2, config=hub.RunConfig(num_epoch=3))
     task.finetune_and_eval(train, dev, test)
+
+The public names are imported on first use (PEP 562), so `import hubtrain` and the
+`hubtrain --help` command do not pay for importing paddle.
 """
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
 
-from .config import RunConfig
-from .engine.checkpoint import CheckpointError
-from .engine.numerics import NonFiniteError
-from .engine.signals import TrainingInterrupted
-from .metrics import Accuracy, HubMetric
-from .state import RunEnv, RunState, TrainControl, TrainState
-from .strategy import (AdamWeightDecayStrategy, DefaultFinetuneStrategy, FinetuneStrategy, L2SPFinetuneStrategy,
-                       Optimization, ULMFiTStrategy)
-from .callbacks import EarlyStopping, ExponentialMovingAverage
-from .tasks import (BaseTask, ClassifierTask, ImageClassifierTask, TextClassifierTask, create_img_cls_task,
-                    create_text_cls_task)
-from .tasks import (MultiLabelClassifierTask, ReadingComprehensionTask, RegressionTask, SequenceLabelTask,
-                    create_seq_label_task)
-from . import callbacks, dataset, pipeline, reader, zoo
-from .zoo import FeatureRef, Module
-from .export import Predictor
+# public name -> the module that defines it ("" for a subpackage of the same name)
+_EXPORTS = {
+    "RunConfig": ".config",
+    "CheckpointError": ".engine.checkpoint",
+    "NonFiniteError": ".engine.numerics",
+    "TrainingInterrupted": ".engine.signals",
+    "Accuracy": ".metrics", "HubMetric": ".metrics",
+    "RunEnv": ".state", "RunState": ".state", "TrainControl": ".state", "TrainState": ".state",
+    "AdamWeightDecayStrategy": ".strategy", "DefaultFinetuneStrategy": ".strategy", "FinetuneStrategy": ".strategy",
+    "L2SPFinetuneStrategy": ".strategy", "Optimization": ".strategy", "ULMFiTStrategy": ".strategy",
+    "EarlyStopping": ".callbacks", "ExponentialMovingAverage": ".callbacks",
+    "BaseTask": ".tasks", "ClassifierTask": ".tasks", "ImageClassifierTask": ".tasks", "TextClassifierTask": ".tasks",
+    "create_img_cls_task": ".tasks", "create_text_cls_task": ".tasks", "MultiLabelClassifierTask": ".tasks",
+    "ReadingComprehensionTask": ".tasks", "RegressionTask": ".tasks", "SequenceLabelTask": ".tasks",
+    "create_seq_label_task": ".tasks",
+    "FeatureRef": ".zoo", "Module": ".zoo",
+    "Predictor": ".export",
+    "callbacks": "", "dataset": "", "pipeline": "", "reader": "", "zoo": "",
+}
 
 __all__ = [
     "RunConfig", "RunState", "RunEnv", "TrainState", "TrainControl", "CheckpointError", "NonFiniteError",
@@ -34,3 +45,18 @@ __all__ = [
     "ULMFiTStrategy", "Optimization", "EarlyStopping", "ExponentialMovingAverage", "callbacks",
     "HubMetric", "Accuracy", "FeatureRef", "Module", "zoo", "dataset", "reader", "Predictor", "pipeline",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the module that defines a public name the first time it is asked for."""
+    where = _EXPORTS.get(name)
+    if where is None:
+        raise AttributeError(f"module 'hubtrain' has no attribute {name!r}")
+    module = importlib.import_module(where or f".{name}", __name__)
+    value = module if not where else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

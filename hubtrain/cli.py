@@ -2,15 +2,19 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from typing import Optional, Sequence
-
-from .export.onnx import DEFAULT_OPSET
 
 __all__ = ["main"]
 
 _USER_ERRORS = (FileNotFoundError, FileExistsError, IsADirectoryError, ValueError, TypeError, ImportError,
                 RuntimeError)
+
+_INPUT_HELP = ("one example per line, UTF-8: a text; for a model that takes pairs, text_a<TAB>text_b; or an image "
+               "path. A line with more tab-separated fields than the model takes (e.g. text<TAB>label) is refused "
+               "unless --columns says which to read.")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -23,28 +27,65 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("demo", help="fine-tune a pretrained backbone on real data, offline", add_help=False)
     for module in MODULES:
         module.add_parsers(sub)
-    export = sub.add_parser("export", help="convert an export directory (written by task.export) to ONNX")
-    export.add_argument("export_dir", help="a directory written by task.export(path)")
-    export.add_argument("--onnx", required=True, metavar="OUT.onnx", help="the ONNX file to write")
-    export.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset (raised by paddle2onnx when needed)")
-    predict = sub.add_parser("predict", help="predict raw examples from a file with an export directory")
-    predict.add_argument("export_dir", help="a directory written by task.export(path)")
-    predict.add_argument("--input", required=True, metavar="FILE",
-                         help="one example per line: a text, text_a<TAB>text_b, or an image path")
+    predict = sub.add_parser("predict", help="predict raw examples from a file with an export directory",
+                             epilog=EXIT_CODES)
+    predict.add_argument("export_dir", help="a directory written by task.export(path) or hubtrain export")
+    predict.add_argument("--input", required=True, metavar="FILE", help=_INPUT_HELP)
+    predict.add_argument("--columns", metavar="N[,M]",
+                         help="read these tab-separated columns, counted from 1: 1 for the text of text<TAB>label "
+                              "lines, 1,2 for a text pair; other columns are ignored")
+    predict.add_argument("--header", action="store_true",
+                         help="the first line is a header: skip it. Without --header every line is an example, and "
+                              "a first line made of column names (e.g. text_a<TAB>label) is refused")
     predict.add_argument("--output", metavar="FILE", help="JSON lines out (default: stdout)")
     predict.add_argument("--batch-size", type=int, default=32, help="examples per batch (default 32)")
     predict.add_argument("--threads", type=int, default=None, help="CPU math threads (default: paddle's)")
     return parser
 
 
+def _terminate(signum: int, frame: object) -> None:
+    from .commands.common import Terminated
+
+    raise Terminated()
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run one command; SIGINT ends it with status 130 and SIGTERM with 143, each with one line on
+    stderr (a training call first finishes its step and writes a checkpoint)."""
+    from .commands.common import EXIT_USAGE, interrupted
+    from .log import install_handler
+
     parser = _parser()
     args, rest = parser.parse_known_args(argv)
+    command = args.command or "hubtrain"
     if args.version:
         from . import __version__
 
         print(__version__)
         return 0
+    try:
+        install_handler(propagate=False)  # the command's output; root handlers would repeat each line
+    except ValueError as e:
+        print(f"hubtrain: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = None
+    try:
+        if in_main and args.command and not (args.command == "demo" and {"-h", "--help"} & set(rest)):
+            # Importing paddle installs its own C-level SIGTERM handler (a fatal-error report, then an
+            # abort), so the command's handler goes in after that import. Every command imports paddle.
+            import paddle  # noqa: F401
+
+            previous = signal.signal(signal.SIGTERM, _terminate) or signal.SIG_DFL
+        return _dispatch(parser, args, rest)
+    except KeyboardInterrupt as e:  # Ctrl-C, SIGTERM, or a training call stopped by one of them
+        return interrupted(command, e)
+    finally:
+        if previous is not None:  # the handler Python had (paddle's C-level one cannot be put back)
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, rest: list[str]) -> int:
     if args.command == "demo":
         from .demo import main as demo
 
@@ -52,13 +93,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    if args.command in ("export", "predict"):
+    if args.command == "predict":
         from .export import commands
 
         try:
-            if args.command == "export":
-                return commands.onnx_command(args.export_dir, args.onnx, args.opset)
-            return commands.predict_command(args.export_dir, args.input, args.output, args.batch_size, args.threads)
+            return commands.predict_command(args.export_dir, args.input, args.output, args.batch_size, args.threads,
+                                            columns=args.columns, header=args.header)
         except _USER_ERRORS as e:
             print(f"hubtrain {args.command}: error: {e}", file=sys.stderr)
             return 1

@@ -38,7 +38,9 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "eval_interval": (lambda v: v is None or v == "epoch" or _positive_int(v),
                       "a whole number of steps >= 1, 'epoch' (at the end of every epoch), or None (at the end only)"),
     "save_ckpt_interval": (_optional(_positive_int), "a whole number of steps >= 1, or None (save at the end only)"),
-    "checkpoint_dir": (_optional(lambda v: isinstance(v, str) and v != ""), "a directory path, or None (ckpt_<timestamp>)"),
+    "checkpoint_dir": (_optional(lambda v: isinstance(v, str) and v != ""),
+                       "a directory path (resumed from its newest checkpoint), or None "
+                       "(a new ckpt_<timestamp>_<pid>_<random> of the run's own)"),
     "use_data_parallel": (lambda v: isinstance(v, bool), "True or False"),
     "seed": (lambda v: _is_int(v) and v >= 0, "a whole number >= 0"),
     "max_steps": (_optional(_positive_int), "a whole number of steps >= 1, or None (run num_epoch epochs)"),

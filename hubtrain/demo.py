@@ -7,24 +7,28 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from typing import Optional, Sequence
-
-import numpy as np
-import paddle
-import paddle.nn as nn
+from typing import Any, Optional, Sequence
 
 __all__ = ["main", "bbc_news", "digits"]
 
-class ArrayDataset(paddle.io.Dataset):
-    def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
-        super().__init__()
-        self.x, self.y = x, y
 
-    def __getitem__(self, i: int):
-        return self.x[i], np.array([self.y[i]], dtype="int64")
+def _array_dataset(x: Any, y: Any) -> Any:
+    """(x[i], [y[i]]) pairs as a paddle Dataset (paddle is imported when a demo runs, not for --help)."""
+    import numpy as np
+    import paddle
 
-    def __len__(self) -> int:
-        return len(self.x)
+    class ArrayDataset(paddle.io.Dataset):
+        def __init__(self) -> None:
+            super().__init__()
+            self.x, self.y = x, y
+
+        def __getitem__(self, i: int):
+            return self.x[i], np.array([self.y[i]], dtype="int64")
+
+        def __len__(self) -> int:
+            return len(self.x)
+
+    return ArrayDataset()
 
 
 def _digits():
@@ -35,28 +39,34 @@ def _digits():
     return x, data.target.astype("int64")
 
 
-def backbone() -> nn.Layer:
+def backbone() -> Any:
+    import paddle.nn as nn
+
     return nn.Sequential(nn.Conv2D(1, 16, 3, padding=1), nn.BatchNorm2D(16), nn.ReLU(),
                          nn.Conv2D(16, 32, 3, padding=1), nn.BatchNorm2D(32), nn.ReLU(), nn.MaxPool2D(2),
                          nn.Flatten(), nn.Linear(32 * 4 * 4, 64), nn.ReLU(), nn.Dropout(0.1))
 
 
-def pretrain(x: np.ndarray, y: np.ndarray, epochs: int = 5) -> nn.Layer:
+def pretrain(x: Any, y: Any, epochs: int = 5) -> Any:
     """A backbone trained on digits 0-4 with a plain paddle.Model, its head then thrown away."""
+    import paddle
+
     import hubtrain as hub
 
     net = backbone()
     task = hub.ImageClassifierTask(feature=net, num_classes=5, feature_dim=64,
                                    inputs=[paddle.static.InputSpec([None, 1, 8, 8], "float32", "image")])
     task.prepare(paddle.optimizer.Adam(learning_rate=3e-3, parameters=task.parameters()))
-    task.fit(ArrayDataset(x, y), batch_size=32, epochs=epochs, verbose=0)
+    task.fit(_array_dataset(x, y), batch_size=32, epochs=epochs, verbose=0)
     return net
 
 
 def digits(checkpoint_dir: str = "runs/demo-digits", epochs: int = 6) -> dict:
     """Digits 5-9 fine-tuned from a backbone pretrained on digits 0-4."""
-    import hubtrain as hub
+    import numpy as np
+    import paddle
 
+    import hubtrain as hub
 
     x, y = _digits()
     paddle.seed(0)
@@ -66,7 +76,7 @@ def digits(checkpoint_dir: str = "runs/demo-digits", epochs: int = 6) -> dict:
     order = np.random.RandomState(0).permutation(len(xs))
     xs, ys = xs[order], ys[order]
     n = len(xs)
-    train, dev, test = (ArrayDataset(xs[a:b], ys[a:b]) for a, b in ((0, int(.6 * n)), (int(.6 * n), int(.8 * n)), (int(.8 * n), n)))
+    train, dev, test = (_array_dataset(xs[a:b], ys[a:b]) for a, b in ((0, int(.6 * n)), (int(.6 * n), int(.8 * n)), (int(.8 * n), n)))
 
     config = hub.RunConfig(num_epoch=epochs, batch_size=32, log_interval=10, eval_interval=20,
                            checkpoint_dir=checkpoint_dir,
@@ -84,6 +94,8 @@ def digits(checkpoint_dir: str = "runs/demo-digits", epochs: int = 6) -> dict:
 def bbc_news(checkpoint_dir: str = "runs/demo", epochs: int = 2, batch_size: int = 16, max_seq_len: int = 256,
              learning_rate: float = 1e-4, max_steps: Optional[int] = None) -> dict:
     """all-MiniLM-L6-v2 fine-tuned on BBC News (1,781 train / 223 dev / 221 test articles)."""
+    import numpy as np
+
     import hubtrain as hub
 
     module = hub.Module(name="all-minilm-l6-v2")

@@ -36,16 +36,20 @@ def hub_home(tmp_path, monkeypatch):
     return tmp_path / "hub_home"
 
 
+@pytest.fixture(autouse=True)
+def hubtrain_logging():
+    """Every test starts with hubtrain's logging as this process set it up: the line handler on
+    stdout (as the command line has), records propagating to pytest's capture."""
+    from hubtrain.log import install_handler
+
+    install_handler(propagate=True)
+    yield
+
+
 @pytest.fixture
 def hub_warnings(caplog):
-    """hubtrain's WARNING lines in `caplog.text` (its logger does not propagate by default)."""
+    """hubtrain's WARNING lines in `caplog.text` (the hubtrain logger propagates to caplog's handler)."""
     import logging
 
-    from hubtrain.engine.report import logger
-
-    logger.propagate = True
-    try:
-        with caplog.at_level(logging.WARNING, logger="hubtrain"):
-            yield caplog
-    finally:
-        logger.propagate = False
+    with caplog.at_level(logging.WARNING, logger="hubtrain"):
+        yield caplog

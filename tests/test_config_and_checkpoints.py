@@ -66,7 +66,7 @@ def test_checkpoint_has_manifest_and_keeps_newest(tmp_path, digits):
     assert [n for n in names if n.startswith("step_")] == ["step_4"]
     assert not [n for n in names if n.startswith(".tmp")]
     manifest = CheckpointManager(str(tmp_path / "ck")).verify(str(tmp_path / "ck" / "step_4"))
-    assert set(manifest["files"]) >= {"model.pdparams", "optimizer.pdopt", "rng.pkl", "trainer_state.json"}
+    assert set(manifest["files"]) >= {"model.safetensors", "optimizer.safetensors", "rng.json", "trainer_state.json"}
 
 
 class _StartStep(paddle.callbacks.Callback):
@@ -80,7 +80,7 @@ class _StartStep(paddle.callbacks.Callback):
 ])
 def test_damaged_newest_checkpoint_is_reported_and_the_previous_one_used(tmp_path, digits, capsys, damage, words):
     task, train = _finetuned(tmp_path, digits)
-    weights = tmp_path / "ck" / "step_4" / "model.pdparams"
+    weights = tmp_path / "ck" / "step_4" / "model.safetensors"
     data = weights.read_bytes()
     if damage == "truncate":
         weights.write_bytes(data[:100])
@@ -107,7 +107,7 @@ def test_damaged_newest_checkpoint_is_reported_and_the_previous_one_used(tmp_pat
 def test_no_usable_checkpoint_is_an_error_and_nothing_is_overwritten(tmp_path, digits):
     task, train = _finetuned(tmp_path, digits)
     for step in ("step_2", "step_4"):
-        f = tmp_path / "ck" / step / "model.pdparams"
+        f = tmp_path / "ck" / step / "model.safetensors"
         f.write_bytes(f.read_bytes()[:-10])
     before = {p: p.stat().st_mtime_ns for p in (tmp_path / "ck").rglob("*") if p.is_file() and p.name != ".lock"}
     config = hub.RunConfig(num_epoch=2, batch_size=16, checkpoint_dir=str(tmp_path / "ck"))

@@ -6,6 +6,7 @@ import paddle
 import pytest
 
 import hubtrain as hub
+from hubtrain.serialization.records import read_weights
 from tiny import Digits, mlp_backbone
 
 
@@ -198,7 +199,7 @@ def test_weight_average_follows_its_formula_and_is_what_evaluation_sees(tmp_path
     for name, value in trace.after_step[1].items():
         assert np.array_equal(trace.before_batch[2][name], value), name
     # the checkpoint keeps the raw weights; the network ends on the average (the best model here)
-    last = paddle.load(str(tmp_path / "ema" / "step_4" / "model.pdparams"))
+    last = read_weights(str(tmp_path / "ema" / "step_4" / "model.safetensors"))
     for name, value in trace.after_step[-1].items():
         assert np.array_equal(last[name].numpy(), value), name
     final = _weights(task)

@@ -290,7 +290,7 @@ def test_minilm_matches_onnx_reference(minilm_dir):
     from paddlenlp.transformers import BertModel, BertTokenizer
 
     files = set(os.listdir(minilm_dir))
-    assert {"model_state.pdparams", "config.json", "vocab.txt", "tokenizer_config.json", MODULE_FILE} <= files
+    assert {"model.safetensors", "config.json", "vocab.txt", "tokenizer_config.json", MODULE_FILE} <= files
     assert not [f for f in os.listdir(os.path.dirname(minilm_dir)) if f.startswith(".")]  # no temp left
     meta = json.loads(open(os.path.join(minilm_dir, MODULE_FILE)).read())
     assert meta["type"] == "text" and meta["pooling"] == "mean" and meta["max_seq_len"] == 256
@@ -354,7 +354,7 @@ def test_mobilenet_v2_matches_numpy_reference(tmp_path):
     directory = build_mobilenet_v2(str(tmp_path / "mobilenet_v2_imagenet"))
     meta = json.loads(open(os.path.join(directory, MODULE_FILE)).read())
     assert meta["arch"] == "mobilenet_v2" and meta["image_size"] == [224, 224]
-    target.set_state_dict(paddle.load(os.path.join(directory, meta["weights"])))
+    target.set_state_dict(load_state(os.path.join(directory, meta["weights"])))
     target.eval()
 
     x = _imagenet_input()
@@ -377,8 +377,8 @@ def test_builders_write_atomically(tmp_path):
         build_mobilenet_v2(str(occupied))
     assert os.listdir(occupied) == ["notes.txt"]
     built = build_mobilenet_v2(str(tmp_path / "m"))
-    stamp = os.path.getmtime(os.path.join(built, "model.pdparams"))
+    stamp = os.path.getmtime(os.path.join(built, "model.safetensors"))
     rebuilt = build_mobilenet_v2(built, overwrite=True)
-    assert rebuilt == built and sorted(os.listdir(built)) == [MODULE_FILE, "model.pdparams"]
-    assert os.path.getmtime(os.path.join(built, "model.pdparams")) >= stamp
+    assert rebuilt == built and sorted(os.listdir(built)) == [MODULE_FILE, "model.safetensors"]
+    assert os.path.getmtime(os.path.join(built, "model.safetensors")) >= stamp
     assert sorted(os.listdir(tmp_path)) == ["m", "occupied"]  # no temporary directories left

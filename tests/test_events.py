@@ -101,7 +101,7 @@ def test_eval_interval_runs_dev_inside_training_and_best_model(tmp_path, digits)
     assert [(c[0], c[1]) for c in task.calls if c[0].startswith("build_env")] == \
         [("build_env_start", "train"), ("build_env_end", "train")]
     best = tmp_path / "ckpt" / "best_model"
-    assert (best / "model.pdparams").exists()
+    assert (best / "model.safetensors").exists()
     assert task.train_state.best_step in (5, 10, 15, 20)
     assert task.train_state.best_metric == "acc"
 

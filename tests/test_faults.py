@@ -26,25 +26,26 @@ LONG = os.environ.get("HUBTRAIN_LONG_TESTS") == "1"
 # write, "start" before the run resumed, "run" anywhere else.
 INSTANTS = [
     ("step", 6, "run"),                                                    # training, step_4 written
-    ("pause", "open=.tmp-step_8-*/model.pdparams", "write"),             # step_8: its first file
-    ("pause", "open=.tmp-step_8-*/optimizer.pdopt", "write"),            # weights written, optimizer not
+    ("pause", "open=.tmp-step_8-*/model.safetensors", "write"),          # step_8: its first file
+    ("pause", "open=.tmp-step_8-*/optimizer.safetensors", "write"),      # weights written, optimizer not
     ("pause", "open=.tmp-step_8-*/manifest.json", "write"),              # every file, no manifest
     ("pause", "os.rename=.tmp-step_8-", "write"),                             # whole, not yet renamed
     ("pause", "shutil.rmtree=/.tmp-step_", "start"),                         # tidying the last one's leftovers
-    ("pause", "open=/step_4/model.pdparams", "start"),                       # reading the checkpoint to resume
+    ("pause", "open=/step_4/model.safetensors", "start"),                    # reading the checkpoint to resume
     ("eval", "10:3", "run"),                                               # in the dev evaluation of step 10
-    ("pause", "open=.tmp-best_model-*/model.pdparams", "write"),         # writing the first best model
+    ("pause", "open=.tmp-best_model-*/model.safetensors", "write"),      # writing the first best model
     ("pause", "os.rename=.tmp-step_12-", "write"),                            # step_12 whole, not in place
     ("pause", "shutil.rmtree=/step_4", "write"),                              # pruning the oldest
-    ("pause", "shutil.rmtree=/step_8;os.remove=model.pdparams", "write"),     # half-way through a pruning
+    ("pause", "shutil.rmtree=/step_8;os.remove=model.safetensors", "write"),  # half-way through a pruning
     ("pause", "os.rename=.old;os.rename=.tmp-best_model-", "write"),          # old best aside, new not in
     ("pause", "shutil.rmtree=.old", "write"),                                 # new best in, old not deleted
     ("step", 27, "run"),                                                   # training (step_28 may be writing)
     ("eval", "30:5", "run"),                                               # in the dev evaluation of step 30
-    ("pause", "open=.tmp-step_36-*/rng.pkl", "write"),                   # step_36 half-written
+    ("pause", "open=.tmp-step_36-*/rng.json", "write"),                  # step_36 half-written
     ("step", 39, "run"),                                                   # first steps of epoch 2
     ("pause", "open=.tmp-step_76-*/trainer_state.json", "write"),        # the final checkpoint
-    ("pause", "open=/best_model/model.pdparams", "run"),                   # training done, loading the best
+    # training done (step_76 in place), loading the best (its files are read at the start too)
+    ("pause", "os.rename=.tmp-step_76-;open=/best_model/model.safetensors", "run"),
 ]
 
 

@@ -82,11 +82,11 @@ def test_warm_start_from_a_checkpoint_dir_best_model_and_pdparams(tmp_path, tiny
     ws = str(tmp_path / "ws")
     trained = run_pipeline(write_run_file(ws, tiny_bert_dir, TRAIN_ENTRY.replace("epochs: 2", "epochs: 1")))
     expected = trained["results"][0]["test"]
-    weights = str(tmp_path / "weights.pdparams")
+    weights = os.path.join(ws, "weights.pdparams")
     paddle.save(trained["task"].network.state_dict(), weights)
     ckpt = os.path.join(ws, "ckpt")
     for name, init in (("dir", ckpt), ("best", os.path.join(ckpt, "best_model")), ("file", weights)):
-        entries = (f'  - {{name: eval_{name}, class: evaluate, phases: [test], checkpoint_dir: "{tmp_path}/ck_{name}", '
+        entries = (f'  - {{name: eval_{name}, class: evaluate, phases: [test], checkpoint_dir: "ck_{name}", '
                    f'init_model_path: "{init}"}}\n')
         context = run_pipeline(write_run_file(ws, tiny_bert_dir, entries, name=f"eval_{name}.yaml"))
         assert context["init_model"].startswith(init)
@@ -97,8 +97,9 @@ def test_warm_start_from_a_checkpoint_dir_best_model_and_pdparams(tmp_path, tiny
 
 def test_warm_start_refuses_weights_of_another_network(tmp_path, tiny_bert_dir):
     ws = str(tmp_path / "ws")
-    paddle.save({"fc.weight": paddle.zeros([3, 3])}, str(tmp_path / "other.pdparams"))
-    entries = f'  - {{name: e, class: evaluate, init_model_path: "{tmp_path}/other.pdparams"}}\n'
+    os.makedirs(ws)
+    paddle.save({"fc.weight": paddle.zeros([3, 3])}, os.path.join(ws, "other.pdparams"))
+    entries = '  - {name: e, class: evaluate, init_model_path: "{workspace}/other.pdparams"}\n'
     with pytest.raises(StageError, match=r"startup stage .*none of the 1 tensors in .*other.pdparams belong"):
         run_pipeline(write_run_file(ws, tiny_bert_dir, entries))
 
@@ -126,3 +127,25 @@ def test_a_split_the_dataset_lacks_is_named_by_its_key(tmp_path, tiny_bert_dir):
         f.write(text)
     with pytest.raises(RunFileError, match=r"run.yaml:\d+: runner\[0\].phases: the dataset has no 'dev' split"):
         run_pipeline(path)
+
+
+def test_a_predict_only_run_uses_the_best_model_of_its_checkpoint_dir(tmp_path, tiny_bert_dir):
+    ws = str(tmp_path / "ws")
+    one_epoch = TRAIN_ENTRY.replace("epochs: 2", "epochs: 1")
+    trained = run_pipeline(write_run_file(ws, tiny_bert_dir, one_epoch + "  - {name: p, class: predict, phase: test, "
+                                                                           "output_file: after_training.jsonl}\n"))
+    assert trained["weights"] == "runner[0] 'train' (train)"
+    entries = ('  - {name: p, class: predict, phase: test, output_file: later.jsonl, '
+               'checkpoint_dir: "{workspace}/ckpt"}\n')
+    context = run_pipeline(write_run_file(ws, tiny_bert_dir, entries, name="predict.yaml"))
+    assert context["init_model"] == os.path.join(ws, "ckpt", "best_model") == context["weights"]
+
+    def rows(name):
+        with open(os.path.join(ws, name)) as f:
+            return [json.loads(line) for line in f]
+
+    after, later = rows("after_training.jsonl"), rows("later.jsonl")
+    assert len(after) == len(later) == 24
+    for a, b in zip(after, later):
+        assert a["label"] == b["label"]
+        np.testing.assert_allclose(a["probs"], b["probs"], rtol=1e-5)

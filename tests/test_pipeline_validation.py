@@ -7,6 +7,7 @@ import pytest
 
 from hubtrain.cli import main as cli
 from hubtrain.pipeline import RunFileError, load_run
+from hubtrain.pipeline.driver import load_stage_classes
 from pipeline_workspace import BBC_RUN
 
 GOOD = BBC_RUN
@@ -82,7 +83,8 @@ def test_bad_values_are_refused_by_runconfig_under_their_key(tmp_path, extra, ke
     ("class: BBCNews,", "class: BBCNewz,", "dataset.class", "Did you mean 'BBCNews'?"),
     ("few_shot: 5", "few_shot: 0", "dataset.few_shot", "a whole number >= 1"),
     ("few_shot: 5", "few_shot: 5, splitt: [0.5, 0.5]", "dataset.splitt", "Did you mean 'split'?"),
-    ("max_seq_len: 64", "max_seq_len: 64, metrics_choices: [bleu]", "task.metrics_choices", "computes ['acc']"),
+    ("max_seq_len: 64", "max_seq_len: 64, metrics_choices: [bleu]", "task.metrics_choices",
+     "TextClassifierTask computes ['acc'"),
     ("max_seq_len: 64", "max_seq_len: 2", "task.max_seq_len", "a whole number of tokens >= 3"),
     ("max_seq_len: 64", "max_seq_len: 64, config: {}", "task.config", "(the run sets it itself)"),
     ("learning_rate: 5e-5", "learning_rate: -1", "strategy.learning_rate", "learning_rate"),
@@ -113,13 +115,26 @@ def test_stage_class_files_are_checked_before_anything_runs(tmp_path):
     error = refused(tmp_path, entry % "broken.py")
     assert "broken.py:3: syntax error" in str(error)
 
-    (tmp_path / "raises.py").write_text("import os\nraise ImportError('needs a package')\n")
-    assert "raises.py:2: importing the file raised ImportError: needs a package" in str(
-        refused(tmp_path, entry % "raises.py"))
+    (tmp_path / "aliased.py").write_text("import hubtrain.pipeline as hp\n\nclass Mine(hp.Startup):\n    pass\n\n"
+                                         "class Startup(Mine):\n    pass\n")
+    assert load_run(write(tmp_path, entry % "aliased.py")).entries[0].stage_files["startup"].endswith("aliased.py")
+
+    # checking reads the file; its top level runs when the run starts, before any stage
+    (tmp_path / "raises.py").write_text("from hubtrain.pipeline import StartupBase\n"
+                                        "raise ImportError('needs a package')\n\n"
+                                        "class Startup(StartupBase):\n    pass\n")
+    spec = load_run(write(tmp_path, entry % "raises.py"))
+    with pytest.raises(RunFileError) as info:
+        load_stage_classes(spec)
+    assert "raises.py:2: importing the file raised ImportError: needs a package" in str(info.value)
+    assert str(info.value).startswith(f"{tmp_path}/run.yaml:10: runner[0].startup_class_path:")
 
     (tmp_path / "good.py").write_text(STAGE)
     spec = load_run(write(tmp_path, entry % "good.py"))
-    assert spec.entries[0].stage_classes["startup"].__name__ == "Startup"
+    assert spec.entries[0].stage_classes["startup"].__module__ == "hubtrain.pipeline.startup"   # not imported yet
+    load_stage_classes(spec)
+    cls = spec.entries[0].stage_classes["startup"]
+    assert cls.__name__ == "Startup" and cls.__module__.startswith("hubtrain_stage_")
 
 
 def test_stage_classes_must_lie_inside_the_workspace(tmp_path):
@@ -134,17 +149,18 @@ def test_stage_classes_must_lie_inside_the_workspace(tmp_path):
         assert error.key_path == "runner[0].startup_class_path"
         assert "is outside the workspace" in str(error) and "--allow-outside-workspace" in str(error)
     spec = load_run(write(ws, f'    startup_class_path: "{outside}/stage.py"'), allow_outside_workspace=True)
-    assert spec.entries[0].stage_classes["startup"].__name__ == "Startup"
+    load_stage_classes(spec)
+    assert spec.entries[0].stage_classes["startup"].__module__.startswith("hubtrain_stage_")
 
 
 def test_yaml_problems_name_the_line(tmp_path):
-    error = refused(tmp_path, text="workspace: .\nrunner:\n  - name: a\n   class: train\n")
+    error = refused(tmp_path, text="module: {}\nrunner:\n  - name: a\n   class: train\n")
     assert str(error).startswith(f"{tmp_path}/run.yaml:4:") and "not valid YAML" in str(error)
     error = refused(tmp_path, text=(GOOD % "").replace("    epochs: 1\n", "    epochs: 1\n    epochs: 2\n"))
-    assert error.key_path == "runner[0].epochs" and "written twice (first on line 9)" in str(error)
-    assert str(error).startswith(f"{tmp_path}/run.yaml:10: runner[0].epochs:")
+    assert error.key_path == "runner[0].epochs" and "written twice (first on line 8)" in str(error)
+    assert str(error).startswith(f"{tmp_path}/run.yaml:9: runner[0].epochs:")
     assert "a YAML mapping" in str(refused(tmp_path, text="- just\n- a list\n"))
-    error = refused(tmp_path, text="workspace: .\nmodule: !!python/object/apply:os.system [echo]\nrunner: []\n")
+    error = refused(tmp_path, text="task: {}\nmodule: !!python/object/apply:os.system [echo]\nrunner: []\n")
     assert "not valid YAML" in str(error)                # safe loading: no tag builds objects or runs code
 
 
@@ -172,7 +188,7 @@ def test_hubtrain_run_prints_the_error_and_exits_2(tmp_path, capsys):
     assert "run file not found" in capsys.readouterr().err
     good = write(tmp_path, name="good.yaml")
     assert cli(["run", good, "--check"]) == 0
-    assert "valid; runner entries: train (train)" in capsys.readouterr().out
+    assert "runner entries: train (train)" in capsys.readouterr().out
     with pytest.raises(SystemExit) as exit_info:
         cli(["run"])                                    # FILE.yaml is required: argparse's usage error
     assert exit_info.value.code == 2
@@ -185,4 +201,4 @@ def test_dataset_files_are_looked_for_before_anything_runs(tmp_path):
                                '{class: BaseNLPDataset, base_path: data, train_file: train.tsv, dev_file: dev.tsv}')
     error = refused(tmp_path, text=text)
     assert error.key_path == "dataset.dev_file"
-    assert f"file not found: {tmp_path}/data/dev.tsv" in str(error) and str(error).startswith(f"{tmp_path}/run.yaml:3")
+    assert f"file not found: {tmp_path}/data/dev.tsv" in str(error) and str(error).startswith(f"{tmp_path}/run.yaml:2")

@@ -58,10 +58,15 @@ def test_sigkill_mid_epoch_then_resume_is_bit_identical(tmp_path):
     assert sorted(resumed.files) == sorted(straight.files)
     for name in straight.files:
         assert np.array_equal(resumed[name], straight[name]), name
+    # the logged training accuracy too: after a resume mid-epoch it still counts the whole epoch
+    from hubtrain.pipeline.report import read_scalars
+    acc_a = read_scalars(str(tmp_path / "a" / "scalars.jsonl"))["train/acc"]
+    acc_b = read_scalars(str(tmp_path / "b" / "scalars.jsonl"))["train/acc"]
+    assert len(acc_a) == 11 and acc_b == acc_a
     # the last training weights too (the arrays above are the best model, loaded for the test split)
-    import paddle
-    last_a = paddle.load(str(tmp_path / "a" / "step_114" / "model.pdparams"))
-    last_b = paddle.load(str(tmp_path / "b" / "step_114" / "model.pdparams"))
+    from hubtrain.serialization.records import read_weights
+    last_a = read_weights(str(tmp_path / "a" / "step_114" / "model.safetensors"))
+    last_b = read_weights(str(tmp_path / "b" / "step_114" / "model.safetensors"))
     for name, value in last_a.items():
         assert np.array_equal(value.numpy(), last_b[name].numpy()), name
 
@@ -80,7 +85,7 @@ def test_finished_run_started_again_trains_nothing_more(tmp_path):
 def test_ulmfit_with_weight_average_killed_mid_plan_resumes_bit_identical(tmp_path):
     """Killed in the second epoch (two of three blocks training), resumed: the unfreezing plan,
     the per-block rates and the weight average all carry on as if never stopped."""
-    import paddle
+    from hubtrain.serialization.records import read_record, read_weights
 
     _run(tmp_path / "a", tmp_path / "a.npz", tmp_path / "a.progress", variant="ulmfit")
     killed = _start_and_kill(tmp_path / "b", tmp_path / "b.npz", tmp_path / "b.progress", 50, variant="ulmfit")
@@ -91,10 +96,10 @@ def test_ulmfit_with_weight_average_killed_mid_plan_resumes_bit_identical(tmp_pa
     for name in straight.files:
         assert np.array_equal(resumed[name], straight[name]), name
     for step_dir in ("step_114",):
-        a = paddle.load(str(tmp_path / "a" / step_dir / "model.pdparams"))
-        b = paddle.load(str(tmp_path / "b" / step_dir / "model.pdparams"))
-        ema_a = paddle.load(str(tmp_path / "a" / step_dir / "callbacks.pdstate"))["ExponentialMovingAverage"]
-        ema_b = paddle.load(str(tmp_path / "b" / step_dir / "callbacks.pdstate"))["ExponentialMovingAverage"]
+        a = read_weights(str(tmp_path / "a" / step_dir / "model.safetensors"))
+        b = read_weights(str(tmp_path / "b" / step_dir / "model.safetensors"))
+        ema_a = read_record(str(tmp_path / "a" / step_dir / "callbacks.safetensors"))["ExponentialMovingAverage"]
+        ema_b = read_record(str(tmp_path / "b" / step_dir / "callbacks.safetensors"))["ExponentialMovingAverage"]
         for name, value in a.items():
             assert np.array_equal(value.numpy(), b[name].numpy()), name
             assert np.array_equal(np.asarray(ema_a["shadow"][name]), np.asarray(ema_b["shadow"][name])), name

@@ -152,6 +152,39 @@ def test_bad_rows_name_file_and_line(tmp_path, content, message):
         BaseNLPDataset(str(tmp_path), train_file="train.tsv", train_file_with_header=header, label_list=["0", "1"])
 
 
+@pytest.mark.parametrize("content, message", [
+    ("good film\t1\nbad film 0\n", r"train\.tsv:2: expected 2 tab-separated columns \(text_a, label\) as on "
+                                    r"line 1, found 1; the row has no tab at all \(it looks space-separated\): "
+                                    r"separate the columns with one tab each\.$"),
+    ("good film 1\nbad film\t0\n", r"train\.tsv:1: found 1 tab-separated columns; expected 2 \(text_a, label\) or "
+                                    r"3 \(text_a, text_b, label\); the row has no tab at all \(it looks "
+                                    r"space-separated\)"),
+    ("good film\t1\nbad film\t0\t\n", r"train\.tsv:2: expected 2 tab-separated columns \(text_a, label\) as on "
+                                       r"line 1, found 3; the row ends with a tab \(its last column is empty\): "
+                                       r"remove the trailing tab\.$"),
+    ("good film\t1\t\nbad film\t0\n", r"train\.tsv:1: found 3 tab-separated columns; expected 2 \(text_a, label\) "
+                                       r"or 3 \(text_a, text_b, label\); the row ends with a tab"),
+])
+def test_a_row_without_tabs_or_with_a_trailing_tab_is_named_as_such(tmp_path, content, message):
+    write(tmp_path, "train.tsv", content)
+    with pytest.raises(TableError, match=message):
+        BaseNLPDataset(str(tmp_path), train_file="train.tsv", label_list=["0", "1"])
+
+
+def test_a_header_line_read_as_data_names_the_with_header_option(tmp_path):
+    write(tmp_path, "dev.tsv", "text_a\tlabel\ngood film\t1\n")
+    with pytest.raises(TableError) as info:
+        BaseNLPDataset(str(tmp_path), dev_file="dev.tsv", label_list=["0", "1"])
+    assert str(info.value) == (f"{tmp_path}/dev.tsv:1: line 1 looks like a header (text_a<TAB>label), but the file "
+                               f"is read without one; pass dev_file_with_header=True, or remove the line.")
+    ds = BaseNLPDataset(str(tmp_path), dev_file="dev.tsv", dev_file_with_header=True, label_list=["0", "1"])
+    assert [(e.text_a, e.label) for e in ds.get_dev_examples()] == [("good film", "1")]
+    # a first row whose words are labels is data, not a header
+    write(tmp_path, "labels.tsv", "title\tlabel\n")
+    ds = BaseNLPDataset(str(tmp_path), train_file="labels.tsv", label_list=["label", "other"])
+    assert [(e.text_a, e.label) for e in ds.get_train_examples()] == [("title", "label")]
+
+
 def test_header_problems_and_missing_files(tmp_path):
     write(tmp_path, "only_header.tsv", "text_a\tlabel\n")
     with pytest.raises(TableError, match=r"only_header\.tsv: the file has no examples after its header"):

@@ -130,7 +130,7 @@ def test_vision_module_random_save_and_reload(tmp_path):
     np.testing.assert_allclose(again.backbone(image)[0].numpy(), feature_map.numpy(), atol=1e-5)
     info = json.loads((tmp_path / "resnet18_mine" / "hubtrain_module.json").read_text())
     assert info["arch"] == "resnet18"
-    from_weights = Module(name="resnet18", pretrained=saved + "/model.pdparams")
+    from_weights = Module(name="resnet18", pretrained=saved + "/model.safetensors")
     from_weights.backbone.eval()
     np.testing.assert_allclose(from_weights.backbone(image)[1].numpy(), pooled.numpy(), atol=1e-5)
 
@@ -138,7 +138,7 @@ def test_vision_module_random_save_and_reload(tmp_path):
 def test_vision_weights_of_another_architecture_are_refused(tmp_path):
     Module(name="resnet18", pretrained=False).save(str(tmp_path / "r18"))
     with pytest.raises(ValueError, match="is this file a mobilenet_v2"):
-        Module(name="mobilenet_v2", pretrained=str(tmp_path / "r18" / "model.pdparams"))
+        Module(name="mobilenet_v2", pretrained=str(tmp_path / "r18" / "model.safetensors"))
 
 
 def test_pretrained_vision_name_without_weights_says_where_to_put_them(hub_home):

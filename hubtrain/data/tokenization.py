@@ -31,6 +31,11 @@ def load_tokenizer(vocab_path: Optional[str] = None, do_lower_case: bool = True,
     if os.path.isfile(os.path.join(folder, "tokenizer_config.json")):
         from paddlenlp.transformers import AutoTokenizer
 
+        from ..serialization.restricted_pickle import check_data_pickles
+
+        # some of paddlenlp's tokenizers unpickle a file of the folder with Python's own unpickler
+        check_data_pickles(folder, f"{owner}: replace the tokenizer folder {folder} with one saved by "
+                                   f"tokenizer.save_pretrained, or pass tokenizer=module.tokenizer.")
         with quiet_paddlenlp():
             return AutoTokenizer.from_pretrained(folder)
     if os.path.isdir(vocab_path):

@@ -58,6 +58,9 @@ class EventBridge(paddle.callbacks.Callback):
     def on_train_batch_end(self, step, logs=None) -> None:
         task, state, plan = self.task, self.task.train_state, self.plan
         run_state = task._take_step(self._t0)
+        # the rate this step used: read before the LR callbacks (after this one) step the schedule
+        optimizer = task._optimizer
+        task._step_lr = optimizer.get_lr() if optimizer is not None else None
         state.global_step += 1
         state.step_in_epoch += 1
         if state.step_in_epoch >= state.steps_per_epoch:

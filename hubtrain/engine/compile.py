@@ -20,7 +20,7 @@ from .report import log
 if TYPE_CHECKING:
     from ..tasks.base import BaseTask
 
-__all__ = ["compile_forward", "convert_forward", "first_static_call"]
+__all__ = ["compile_forward", "convert_forward", "first_static_call", "ConvertedPerFeed"]
 
 _PADDLE_DIR = os.path.dirname(paddle.__file__)
 
@@ -33,9 +33,32 @@ def compile_forward(task: "BaseTask") -> None:
     network = task.network
     task._dygraph_forward = network.forward
     specs = task.feature.input_spec
-    specs = list(specs) + list(task._extra_inputs()) if specs else None
-    network.forward = convert_forward(network.forward, specs)
+    if specs:
+        network.forward = ConvertedPerFeed(network.forward, list(specs), list(task._extra_inputs()))
+    else:
+        network.forward = convert_forward(network.forward, None)
     task._static_pending = True
+
+
+class ConvertedPerFeed:
+    """The forward converted once per number of backbone inputs fed, for backbones whose last
+    inputs are optional (a text module fed `input_ids` alone). The inputs left out are passed as
+    None, which the program holds as constants: the backbone's own defaults run inside it. The
+    extra inputs (after the backbone's) always come last, as the network is fed them."""
+
+    def __init__(self, forward: Callable, backbone_specs: list, extra_specs: list) -> None:
+        self.forward = forward
+        self.backbone_specs = backbone_specs
+        self.extra_specs = extra_specs
+        self.converted: dict[int, Callable] = {}
+
+    def __call__(self, *inputs: Any) -> Any:
+        fed = min(len(inputs) - len(self.extra_specs), len(self.backbone_specs))
+        left_out = len(self.backbone_specs) - fed
+        if fed not in self.converted:
+            specs = self.backbone_specs[:fed] + [None] * left_out + self.extra_specs
+            self.converted[fed] = convert_forward(self.forward, specs)
+        return self.converted[fed](*inputs[:fed], *([None] * left_out), *inputs[fed:])
 
 
 def convert_forward(forward: Callable, input_spec: Any = None) -> Callable:

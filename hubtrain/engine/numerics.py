@@ -23,7 +23,7 @@ import numpy as np
 import paddle
 
 from . import distributed
-from .checkpoint import CheckpointError
+from .checkpoint import WEIGHTS, CheckpointError
 from .report import log
 
 if TYPE_CHECKING:
@@ -74,10 +74,10 @@ def last_good_checkpoint(task: "BaseTask") -> Optional[str]:
         return None
     for path in reversed(manager.steps()):
         try:
-            _, files = manager.load(path, ["model.pdparams"])
+            _, files = manager.load(path, [WEIGHTS])
         except (CheckpointError, OSError, ValueError, EOFError):
             continue
-        weights = files.get("model.pdparams", {})
+        weights = files.get(WEIGHTS, {})
         if all(np.isfinite(np.asarray(v.numpy() if hasattr(v, "numpy") else v)).all() for v in weights.values()):
             return path
     return None

@@ -3,7 +3,7 @@ memory stays flat however large the data."""
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import functools
 import json
 import os
 from typing import Any, Optional, Sequence
@@ -18,21 +18,22 @@ __all__ = ["PredictionWriter", "release_freed_memory"]
 _TRIM_EVERY = 32  # batches
 
 
+@functools.lru_cache(maxsize=None)
 def _libc_trim() -> Any:
-    name = ctypes.util.find_library("c")
-    libc = ctypes.CDLL(name) if name else None
-    return getattr(libc, "malloc_trim", None)
-
-
-_MALLOC_TRIM = _libc_trim()
+    """glibc's malloc_trim, looked up in the symbols already loaded (dlopen(NULL)) on first use:
+    ctypes.util.find_library would run ldconfig in a subprocess."""
+    if os.name != "posix":
+        return None
+    return getattr(ctypes.CDLL(None), "malloc_trim", None)
 
 
 def release_freed_memory() -> None:
     """Hand memory freed by finished batches back to the system. glibc keeps freed buffers of
     mid-sized batches in its heaps, so without this a long prediction's resident memory creeps
     up although nothing is kept; elsewhere (no glibc) it does nothing."""
-    if _MALLOC_TRIM is not None:
-        _MALLOC_TRIM(0)
+    trim = _libc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def _plain(value: Any) -> Any:

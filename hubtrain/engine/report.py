@@ -9,12 +9,16 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 from typing import Iterator, Optional
 
 import paddle
 from tqdm import tqdm
+
+from ..log import ensure_output, logger
 
 __all__ = ["logger", "log", "ScalarWriter", "ProgressBar", "is_main_process", "quiet_paddlenlp", "SCALARS_FILE"]
 
@@ -25,28 +29,10 @@ def is_main_process() -> bool:
     return paddle.distributed.get_rank() == 0
 
 
-class _LineHandler(logging.Handler):
-    """Writes whole lines; through tqdm when a bar is on screen so the bar is not torn."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            tqdm.write(self.format(record), file=sys.stdout)
-        except Exception:  # a logging handler must never raise into the training loop
-            self.handleError(record)
-
-
-logger = logging.getLogger("hubtrain")
-if not logger.handlers:
-    _handler = _LineHandler()
-    _handler.setFormatter(logging.Formatter("[%(asctime)s] [%(tag)8s] - %(message)s"))
-    logger.addHandler(_handler)
-    logger.setLevel(os.environ.get("HUBTRAIN_LOG_LEVEL", "INFO"))
-    logger.propagate = False
-
-
 def log(tag: str, message: str, level: int = logging.INFO) -> None:
     """One log line under a PaddleHub-style tag (TRAIN, EVAL, INFO, WARNING); main process only."""
     if level >= logging.WARNING or is_main_process():
+        ensure_output()
         logger.log(level, message, extra={"tag": tag})
 
 
@@ -120,7 +106,9 @@ class ProgressBar(paddle.callbacks.Callback):
 
 @contextlib.contextmanager
 def quiet_paddlenlp() -> Iterator[None]:
-    """paddlenlp logs a dozen coloured INFO lines per load; keep its warnings only."""
+    """paddlenlp logs a dozen coloured INFO lines per load; keep its warnings only. Its import
+    also calls paddle.disable_signal_handler(), which sets SIGTERM back to the system default
+    beneath Python: the Python handler in place (the command line's) is put back on the way out."""
     import paddlenlp.utils.log  # noqa: F401 - creates (and resets) paddlenlp's logger, so import first
 
     nlp_logger = logging.getLogger("PaddleNLP")
@@ -130,3 +118,10 @@ def quiet_paddlenlp() -> Iterator[None]:
         yield
     finally:
         nlp_logger.setLevel(level)
+        _reinstall_sigterm_handler()
+
+
+def _reinstall_sigterm_handler() -> None:
+    handler = signal.getsignal(signal.SIGTERM)
+    if callable(handler) and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handler)

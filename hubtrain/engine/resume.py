@@ -4,36 +4,51 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any, Optional
 
+from ..serialization.records import RecordError, pack_record
 from ..state import TrainState
-from .checkpoint import CheckpointError, CheckpointManager, capture_rng, network_signature, restore_rng
+from .checkpoint import (CALLBACKS, FORMAT, OPTIMIZER, RNG, SCALER, STEP_NEEDS, TRAINER_STATE, WEIGHTS, CheckpointError,
+                         CheckpointManager, capture_rng, network_signature, restore_rng)
 from .report import log
 
 if TYPE_CHECKING:
     from ..tasks.base import BaseTask
 
-__all__ = ["checkpoint_files", "restore_latest", "check_network"]
+__all__ = ["checkpoint_files", "restore_latest", "check_network", "check_best_model"]
 
 
 def _stateful(callbacks: list) -> dict[str, Any]:
     return {type(cb).__name__: cb for cb in callbacks if hasattr(cb, "state_dict") and hasattr(cb, "set_state_dict")}
 
 
+def _callback_states(callbacks: list) -> dict[str, Any]:
+    """Each stateful callback's state_dict(), refused unless it is plain data a checkpoint can hold."""
+    states = {}
+    for name, cb in _stateful(callbacks).items():
+        state = cb.state_dict()
+        try:
+            pack_record(state, f"the state_dict() of callback {name}")
+        except RecordError as e:
+            raise TypeError(f"{e} (Callback {name}'s state goes into every checkpoint.)") from None
+        states[name] = state
+    return states
+
+
 def checkpoint_files(task: "BaseTask", callbacks: list) -> tuple[dict[str, Any], dict]:
     """The files of a checkpoint of `task` now, and the manifest's extra fields."""
     state = task.train_state
     files: dict[str, Any] = {
-        "model.pdparams": task.network.state_dict(),
-        "rng.pkl": capture_rng(),
-        "trainer_state.json": state.to_dict(),
+        WEIGHTS: task.network.state_dict(),
+        RNG: capture_rng(),
+        TRAINER_STATE: state.to_dict(),
     }
     if task._optimizer is not None:
-        files["optimizer.pdopt"] = task._optimizer.state_dict()
+        files[OPTIMIZER] = task._optimizer.state_dict()
     if task._scaler is not None:
-        files["scaler.pdscaler"] = task._scaler.state_dict()
-    stateful = _stateful(callbacks)
-    if stateful:
-        files["callbacks.pdstate"] = {name: cb.state_dict() for name, cb in stateful.items()}
-    meta = {"network": network_signature(files["model.pdparams"]), "task": type(task).__name__,
+        files[SCALER] = task._scaler.state_dict()
+    states = _callback_states(callbacks)
+    if states:
+        files[CALLBACKS] = states
+    meta = {"network": network_signature(files[WEIGHTS]), "task": type(task).__name__,
             "parameter_names": {key: p.name for key, p in task.network.named_parameters()}}
     return files, meta
 
@@ -79,12 +94,29 @@ def check_network(task: "BaseTask", manifest: dict, path: str) -> None:
     )
 
 
+def check_best_model(task: "BaseTask", manager: CheckpointManager) -> None:
+    """Refuse now, before the first step, a best_model/ the run would fail to load at its end."""
+    best = manager.best_dir
+    if best is None:
+        return
+    try:
+        manifest = manager.verify(best)
+        if manifest["format"] != FORMAT:  # pickles: read them now, through the safe reader
+            manager.load(best, [WEIGHTS])
+    except CheckpointError as e:
+        raise CheckpointError(f"{e} The run loads {best} when it ends: move or delete it (or choose another "
+                              f"checkpoint_dir) and run again.") from None
+    check_network(task, manifest, best)
+
+
 def restore_latest(task: "BaseTask", manager: CheckpointManager, callbacks: list) -> Optional[str]:
     """Load the newest whole checkpoint into `task`; None when the directory has none.
 
     Newer checkpoints that fail verification are reported and passed over; if none is usable
-    at all, refuse rather than start afresh over the user's files.
+    at all, refuse rather than start afresh over the user's files. Everything the run will read
+    back (the checkpoint, best_model/, the callbacks' states) is checked before it changes anything.
     """
+    _callback_states(callbacks)
     path, problems = manager.latest()
     for problem in problems:
         log("WARNING", f"{problem} Passing over it to an older checkpoint.", level=30)
@@ -94,20 +126,25 @@ def restore_latest(task: "BaseTask", manager: CheckpointManager, callbacks: list
                 f"no usable checkpoint in {manager.root}: {problems[-1]} Move or delete the damaged "
                 f"step_* directories (or choose another checkpoint_dir) to start afresh."
             )
+        check_best_model(task, manager)
         return None
-    manifest = manager.verify(path)
+    manifest = manager.verify(path, STEP_NEEDS)
     check_network(task, manifest, path)
-    _, files = manager.load(path)
-    task.network.set_state_dict(files["model.pdparams"])
-    if task._optimizer is not None and "optimizer.pdopt" in files:
+    check_best_model(task, manager)
+    _, files = manager.load(path, needs=STEP_NEEDS)
+    task.network.set_state_dict(files[WEIGHTS])
+    if task._optimizer is not None and OPTIMIZER in files:
         current = {key: p.name for key, p in task.network.named_parameters()}
         saved = manifest.get("parameter_names", {})
-        task._optimizer.set_state_dict(_renamed(files["optimizer.pdopt"], saved, current))
-    if task._scaler is not None and "scaler.pdscaler" in files:
-        task._scaler.load_state_dict(files["scaler.pdscaler"])
-    restore_rng(files["rng.pkl"])
-    saved = TrainState.from_dict(files["trainer_state.json"])
-    states = files.get("callbacks.pdstate", {})
+        task._optimizer.set_state_dict(_renamed(files[OPTIMIZER], saved, current))
+    elif task._optimizer is not None:
+        log("WARNING", f"checkpoint {path} holds no optimizer state (its manifest lists none): the optimizer's "
+            f"moments start afresh, so the run will not end as an uninterrupted one would.", level=30)
+    if task._scaler is not None and SCALER in files:
+        task._scaler.load_state_dict(files[SCALER])
+    restore_rng(files[RNG])
+    saved = TrainState.from_dict(files[TRAINER_STATE])
+    states = files.get(CALLBACKS, {})
     for name, cb in _stateful(callbacks).items():
         if name in states:
             cb.set_state_dict(states[name])

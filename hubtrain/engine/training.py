@@ -2,8 +2,11 @@
 and the checkpoint written on the way."""
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import random
+import secrets
 import time
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
@@ -12,7 +15,8 @@ import paddle
 from paddle.io import DataLoader, Dataset
 
 from ..state import RunEnv, RunState, TrainState
-from ..callbacks import EarlyStopping, from_config as control_callbacks
+from ..callbacks import EarlyStopping, EpochMetricState, from_config as control_callbacks
+from . import distributed
 from .bridge import ControlDispatch, EventBridge, OptimizerStepLR
 from .checkpoint import CheckpointManager
 from .compile import compile_forward
@@ -26,7 +30,8 @@ from .signals import SignalStop
 if TYPE_CHECKING:
     from ..tasks.base import BaseTask
 
-__all__ = ["run", "seed_everything", "eval_loader", "save_checkpoint", "ExampleList", "EventBridge", "default_checkpoint_dir"]
+__all__ = ["run", "seed_everything", "eval_loader", "save_checkpoint", "ExampleList", "EventBridge", "default_checkpoint_dir",
+           "remove_if_empty"]
 
 
 class ExampleList(Dataset):
@@ -49,8 +54,34 @@ def is_writer() -> bool:
 
 
 def default_checkpoint_dir() -> str:
-    """PaddleHub's ckpt_<timestamp> name."""
-    return time.strftime("ckpt_%Y%m%d%H%M%S")
+    """A new directory of this run's own, `ckpt_<timestamp>_<pid>_<random>`, made here (the
+    directory must not exist yet): a run resumes from a directory it did not make only when the
+    user named it, so two runs started in the same second never take each other's checkpoints.
+    Under several processes rank 0 makes it and every rank uses its name."""
+    name = None
+    if distributed.rank() == 0:
+        stamp = time.strftime("ckpt_%Y%m%d%H%M%S")
+        while name is None:
+            candidate = f"{stamp}_{os.getpid()}_{secrets.token_hex(3)}"
+            try:
+                os.mkdir(candidate)
+            except FileExistsError:
+                continue
+            except OSError as e:
+                raise OSError(e.errno, f"cannot make the default checkpoint directory {os.path.abspath(candidate)} "
+                                       f"({e.strerror}): run from a directory you can write to, or set "
+                                       f"RunConfig(checkpoint_dir=...).") from None
+            name = candidate
+    if distributed.world_size() > 1:
+        name = distributed.gather(name)[0]
+    return name
+
+
+def remove_if_empty(path: str) -> None:
+    """Remove a directory this run made if nothing was written in it (the writing process only)."""
+    if is_writer():
+        with contextlib.suppress(OSError):  # not empty, or already gone
+            os.rmdir(path)
 
 
 def _check_dataset(data: Any, phase: str) -> None:
@@ -186,8 +217,9 @@ def run(task: "BaseTask", train_data: Any, plan: TrainPlan, callbacks: Any = Non
     # before the weight average would put its own in place.
     # SignalStop first: its flags must be set before the dispatcher acts, and it must be the first
     # to see the end of an epoch it cut short.
+    # EpochMetricState after the bridge, which counts the step and says whether it is the last.
     task._callbacks = [stop, bridge, *lr, *progress, *strategy, *control_callbacks(task.config), *user,
-                       task._numerics, ControlDispatch(bridge)]
+                       task._numerics, EpochMetricState(task), ControlDispatch(bridge)]
     _check_controls(task, task._callbacks, plan, eval_data)
     task._live_weights, task._best_weights = True, None
 

@@ -137,6 +137,7 @@ class TextEncoder(Encoder):
     def __init__(self, meta: dict, directory: str) -> None:
         from ..data import text_readers
         from ..data.tokenization import load_tokenizer
+        from ..serialization.restricted_pickle import check_data_pickles
 
         pre = meta["preprocessing"]
         base = pre.get("reader_base")
@@ -155,6 +156,9 @@ class TextEncoder(Encoder):
         if not os.path.isfile(os.path.join(tokenizer_dir, "tokenizer_config.json")):
             raise FileNotFoundError(f"{tokenizer_dir}: the export's tokenizer files are missing "
                                     f"(tokenizer_config.json); copy the whole export directory, or export again.")
+        # a tokenizer class may unpickle files of its folder (ErnieTinyTokenizer its word dictionary)
+        check_data_pickles(tokenizer_dir, "Export the task again, or copy its tokenizer folder from the export "
+                                          "task.export wrote.")
         tokenizer = load_tokenizer(tokenizer_dir, owner=f"export {directory}")
         extra = {"label_pad_value": 0} if issubclass(reader_cls, text_readers.SequenceLabelReader) else {}
         self.reader = reader_cls(dataset=None, tokenizer=tokenizer, max_seq_len=int(pre["max_seq_len"]), **extra)

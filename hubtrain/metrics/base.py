@@ -50,6 +50,27 @@ class HubMetric(paddle.metric.Metric):
     def _check_mergeable(self, other: "HubMetric") -> None:
         """Subclasses with a configuration (tag sets, averaging) refuse a differently configured other."""
 
+    def state_dict(self) -> dict:
+        """The running state as plain data (numbers and numpy arrays), so a checkpoint taken in the
+        middle of an epoch carries the epoch's counts so far."""
+        return {"statistics": [_plain(value) for value in self.statistics()]}
+
+    def set_state_dict(self, state: dict) -> None:
+        """Replace the running state with one `state_dict` gave (arrays go back on the device)."""
+        self.reset()
+        values = [paddle.to_tensor(v) if isinstance(v, np.ndarray) else v for v in state.get("statistics", [])]
+        if values:
+            self.update(*values)
+
+
+def _plain(value: Any) -> Any:
+    """A statistic as a number or a numpy array (a tensor copied to the host)."""
+    if isinstance(value, paddle.Tensor):
+        return value.numpy().copy()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
 
 def host(value: Any, dtype: Optional[str] = None) -> np.ndarray:
     """A numpy copy of a tensor, array or number (the one host copy, made in `accumulate`)."""

@@ -29,20 +29,21 @@ def _parameters(cls: type) -> set[str]:
 
 
 def make_metrics(choices: str | Sequence[str], allowed: Sequence[str], kind: str = "classification",
-                 **context: Any) -> list[HubMetric]:
+                 *, owner: str = "this task", **context: Any) -> list[HubMetric]:
     """Metric objects for `metrics_choices`, refusing names the task cannot compute.
 
     `kind` picks the family ("classification", "multi_label", "regression", "sequence_label",
-    "reading_comprehension"); `context` holds what its metrics are built with, e.g.
-    `label_list=[...]` (and `scheme=`, `with_cls_sep=`) for "sequence_label", `average=` for
-    classification. Each metric receives the context entries its constructor takes."""
+    "reading_comprehension"); `owner` names the task in the refusal; `context` holds what its
+    metrics are built with, e.g. `label_list=[...]` (and `scheme=`, `with_cls_sep=`) for
+    "sequence_label", `average=` for classification. Each metric receives the context entries its
+    constructor takes."""
     table = METRICS.get(kind)
     if table is None:
         raise ValueError(f"unknown metric kind {kind!r}: choose from {list(METRICS)}.")
     choices = [choices] if isinstance(choices, str) else list(choices)
     for name in choices:
         if name not in allowed or name not in table:
-            raise ValueError(f"metrics_choices names '{name}', which this task cannot compute: "
+            raise ValueError(f"metrics_choices names {name!r}, which {owner} cannot compute: "
                              f"choose from {[a for a in allowed if a in table]}.")
     known = set().union(*(_parameters(cls) for cls in table.values()))
     unknown = sorted(set(context) - known)

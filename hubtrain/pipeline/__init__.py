@@ -7,7 +7,8 @@ runner entry, sharing one context dict (PaddleRec's trainer stages on hubtrain's
 
 A stage is replaced by naming `{stage}_class_path: "{workspace}/file.py"` in a runner entry; the
 file defines `Instance`, `Network`, `Startup`, `Runner` or `Terminal`, derived from the base below
-(or from the default implementation of the same name, to change a part of it).
+(or from the default implementation of the same name, to change a part of it). The workspace is
+the run file's folder (or `workspace=`); every path the file names stays inside it.
 """
 from .errors import RunFileError
 from .stages import (CONTEXT_KEYS, STAGES, InstanceBase, NetworkBase, RunnerBase, StartupBase, TerminalBase)

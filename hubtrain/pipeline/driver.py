@@ -8,12 +8,14 @@ from typing import Any, Iterable, Optional
 
 from ..engine import distributed
 from ..engine.report import log
+from .classes import load_stage_class
 from .errors import RunFileError
+from .paths import inside
 from .runfile import apply_overrides, expand_workspace, read_yaml, resolve_workspace
 from .schema import EntrySpec, RunSpec, _Checker, validate
 from .stages import STAGE_METHODS, STAGES, Context
 
-__all__ = ["load_run", "new_context", "run_pipeline", "run_entry", "StageError"]
+__all__ = ["load_run", "load_stage_classes", "new_context", "run_pipeline", "run_entry", "StageError"]
 
 
 class StageError(RuntimeError):
@@ -27,10 +29,13 @@ class StageError(RuntimeError):
 
 
 def load_run(source: str | dict, overrides: Iterable[Any] = (), allow_outside_workspace: bool = False,
-             name: Optional[str] = None) -> RunSpec:
-    """A checked run: `source` is a YAML file's path or a run file already in a dict (e.g. built
-    by `hubtrain train`); `overrides` are `KEY.PATH=VALUE` strings or (path, value) pairs; `name`
-    names a dict in error messages."""
+             name: Optional[str] = None, workspace: Optional[str] = None) -> RunSpec:
+    """A checked run, nothing run or imported: `source` is a YAML file's path or a run built in
+    memory (a dict, e.g. by `hubtrain train`); `overrides` are `KEY.PATH=VALUE` strings or
+    (path, value) pairs; `name` names a dict in error messages. The workspace is `workspace`, else
+    the YAML file's folder (else a dict's `workspace` key, else the current directory); every path
+    a YAML file names must lie inside it unless `allow_outside_workspace`. A dict is the calling
+    program's own: its paths are not confined."""
     if isinstance(source, dict):
         data, lines, name, path = dict(source), {}, name or "run file", None
     else:
@@ -40,13 +45,29 @@ def load_run(source: str | dict, overrides: Iterable[Any] = (), allow_outside_wo
     try:
         data, changed = apply_overrides(data, overrides)
         lines = dict(lines, **{key: "--set" for key in changed})
-        workspace = resolve_workspace(data, path)
-        data = expand_workspace(data, workspace)
-        spec = validate(data, workspace, source=name, lines=lines, allow_outside_workspace=allow_outside_workspace)
+        where = resolve_workspace(data, path, workspace)
+        data = expand_workspace(data, where)
+        outside = allow_outside_workspace or path is None
+        spec = validate(data, where, source=name, lines=lines, allow_outside_workspace=outside)
         spec.path = path
         return spec
     except RunFileError as e:
-        raise e.within(name) from None
+        raise (e if e.source else _Checker(name, lines).fail(e.key_path, e.problem)) from None
+
+
+def load_stage_classes(spec: RunSpec) -> None:
+    """Import every `*_class_path` file of the run (checked, not yet run, by load_run) and put
+    its class in its entry; called when the run starts, before any stage runs."""
+    for entry in spec.entries:
+        for stage, path in entry.stage_files.items():
+            if spec.confined and not inside(path, spec.workspace):  # changed since it was checked
+                raise located(spec, RunFileError(f"runner[{entry.index}].{stage}_class_path",
+                                                 f"{path} now resolves to {os.path.realpath(path)}, outside the "
+                                                 f"workspace {spec.workspace}: it is not imported."))
+            try:
+                entry.stage_classes[stage] = load_stage_class(stage, path, f"runner[{entry.index}].{stage}_class_path")
+            except RunFileError as e:
+                raise located(spec, e) from None
 
 
 def new_context(spec: RunSpec) -> Context:
@@ -92,11 +113,14 @@ def run_entry(context: Context, entry: EntrySpec) -> None:
 
 
 def run_pipeline(source: str | dict | RunSpec, overrides: Iterable[Any] = (), allow_outside_workspace: bool = False,
-                 context: Optional[Context] = None) -> Context:
+                 context: Optional[Context] = None, workspace: Optional[str] = None) -> Context:
     """Run every runner entry of a run file in order; returns the context (task, results, outputs).
-    Raises RunFileError for a run file that cannot be used (before anything runs, or when a value
-    it names is refused), StageError when a stage fails."""
-    spec = source if isinstance(source, RunSpec) else load_run(source, overrides, allow_outside_workspace)
+    `workspace` replaces the run file's folder as the workspace (see load_run). Raises
+    RunFileError for a run file that cannot be used (before anything runs, or when a value it
+    names is refused), StageError when a stage fails."""
+    spec = source if isinstance(source, RunSpec) else load_run(source, overrides, allow_outside_workspace,
+                                                               workspace=workspace)
+    load_stage_classes(spec)
     ctx = new_context(spec)
     if context:
         ctx.update(context)

@@ -1,5 +1,5 @@
-"""Reading a run file: YAML (safe_load only), the line of every key, `--set` overrides, and
-`{workspace}` expanded in every string."""
+"""Reading a run file: YAML (safe loading, bounded), the line of every key, `--set` overrides,
+and `{workspace}` expanded in every string."""
 from __future__ import annotations
 
 import copy
@@ -11,26 +11,71 @@ import yaml
 
 from .errors import RunFileError
 
-__all__ = ["RunFileLoader", "load_text", "read_yaml", "key_lines", "apply_overrides", "parse_override",
-           "expand_workspace", "join_path",
-           "resolve_workspace", "WORKSPACE"]
+__all__ = ["RunFileLoader", "MAX_VALUES", "load_text", "parse_text", "read_yaml", "key_lines", "apply_overrides",
+           "parse_override", "expand_workspace", "join_path", "resolve_workspace", "WORKSPACE"]
 
 WORKSPACE = "{workspace}"
 _INDEX = re.compile(r"\[(\d+)\]")
+# Values a run file may hold once its aliases are expanded. A run file holds a few hundred; the
+# bound stops a few hundred bytes of nested aliases from expanding to billions while it is read.
+MAX_VALUES = 100_000
 
 
 class RunFileLoader(yaml.SafeLoader):
     """PyYAML's SafeLoader (plain data only: no tags that build objects or run code), reading
-    `5e-5` as a number too (YAML 1.1 wants `5.0e-5` and would give the string "5e-5")."""
+    `5e-5` as a number too (YAML 1.1 wants `5.0e-5` and would give the string "5e-5"), and
+    counting while it composes how many values the document holds with its aliases expanded:
+    more than MAX_VALUES, or an alias inside its own anchor, is refused before anything is built."""
+
+    def __init__(self, stream: Any, source: Optional[str] = None) -> None:
+        super().__init__(stream)
+        self.source = source or "run file"  # named in the errors
+        self._expanded: dict[int, int] = {}  # id(node) -> values under it, aliases expanded
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        alias = self.check_event(yaml.AliasEvent)
+        mark = self.peek_event().start_mark
+        node = super().compose_node(parent, index)
+        size = self._expanded.get(id(node))
+        if size is None:
+            if alias:
+                raise RunFileError("", "an alias refers to the anchor it is inside of (a value that contains "
+                                       "itself): write the value out instead.",
+                                   source=f"{self.source}:{mark.line + 1}")
+            children: Iterable[Any] = ()
+            if isinstance(node, yaml.SequenceNode):
+                children = node.value
+            elif isinstance(node, yaml.MappingNode):
+                children = [part for pair in node.value for part in pair]
+            size = 1 + sum(self._expanded[id(child)] for child in children)
+            self._expanded[id(node)] = size
+        if size > MAX_VALUES:
+            raise RunFileError("", f"its aliases (*name) expand to more than {MAX_VALUES:,} values, far more than a "
+                                   f"run file needs (nested aliases that multiply, e.g. a \"billion laughs\" text): "
+                                   f"write the values out, or use fewer aliases.",
+                               source=f"{self.source}:{mark.line + 1}")
+        return node
 
 
 RunFileLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
 
 
+def parse_text(text: str, source: Optional[str] = None) -> tuple[Any, dict[str, int]]:
+    """A YAML text as plain data, and the line of each key path (see key_lines), composed once
+    with RunFileLoader; its errors name `source` and the line."""
+    loader = RunFileLoader(text, source)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    finally:
+        loader.dispose()
+    return data, _lines(node, source)
+
+
 def load_text(text: str) -> Any:
     """A YAML text as plain data, with RunFileLoader."""
-    return yaml.load(text, Loader=RunFileLoader)  # noqa: S506 - a SafeLoader subclass
+    return parse_text(text)[0]
 
 
 def join_path(path: str, key: Any) -> str:
@@ -42,8 +87,11 @@ def join_path(path: str, key: Any) -> str:
 
 def key_lines(text: str, source: Optional[str] = None) -> dict[str, int]:
     """The line (1-based) of every key path in a YAML text; refuses a key written twice in one
-    mapping, which safe_load would silently resolve to the last."""
-    root = yaml.compose(text, Loader=RunFileLoader)
+    mapping, which safe loading would silently resolve to the last."""
+    return parse_text(text, source)[1]
+
+
+def _lines(root: Any, source: Optional[str]) -> dict[str, int]:
     lines: dict[str, int] = {}
 
     def walk(node: Any, path: str) -> None:
@@ -78,8 +126,7 @@ def read_yaml(path: str) -> tuple[dict, dict[str, int]]:
     with open(path, encoding="utf-8") as f:
         text = f.read()
     try:
-        data = load_text(text)
-        lines = key_lines(text, path)
+        data, lines = parse_text(text, path)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else path
@@ -87,8 +134,8 @@ def read_yaml(path: str) -> tuple[dict, dict[str, int]]:
         raise RunFileError("", f"not valid YAML ({problem}); check the indentation and quoting there.",
                            source=where) from None
     if not isinstance(data, dict):
-        raise RunFileError("", "a run file is a YAML mapping with the keys workspace, module, dataset, task, "
-                               "strategy and runner.", source=path)
+        raise RunFileError("", "a run file is a YAML mapping with the keys module, dataset, task, strategy and "
+                               "runner.", source=path)
     return data, lines
 
 
@@ -182,20 +229,24 @@ def expand_workspace(value: Any, workspace: str) -> Any:
     return value
 
 
-def resolve_workspace(data: dict, run_file: Optional[str]) -> str:
-    """The workspace: the run file's `workspace` (relative to the file's directory), else that
-    directory, else (a run built in memory) the current directory."""
-    base = os.path.dirname(os.path.abspath(run_file)) if run_file else os.getcwd()
-    value = data.get("workspace", ".")
-    if value is None:
-        value = "."
-    if not isinstance(value, str) or not value.strip():
-        raise RunFileError("workspace", f"{value!r} is not a directory path; write e.g. workspace: \".\" "
-                                        f"(the run file's directory).")
-    if WORKSPACE in value:
-        raise RunFileError("workspace", "the workspace cannot refer to {workspace} itself; give a path.")
-    path = os.path.normpath(os.path.join(base, os.path.expanduser(value)))
+def resolve_workspace(data: dict, run_file: Optional[str], workspace: Optional[str] = None) -> str:
+    """The workspace: `workspace` (the command line's --workspace) when given, else the run file's
+    folder. A run file cannot name its own workspace: a `workspace` key is refused. A run built
+    in memory (no file) may name it with a `workspace` key; else it is the current directory."""
+    if run_file is not None and "workspace" in data:
+        raise RunFileError("workspace", "a run file cannot choose its workspace: it is the folder the run file is "
+                                        "in. Remove this key; to use another folder, give it when running: "
+                                        "hubtrain run FILE.yaml --workspace DIR (run_pipeline(path, workspace=DIR)).")
+    if workspace is not None:
+        given, what = workspace, "--workspace"
+    elif run_file is not None:
+        return os.path.realpath(os.path.dirname(os.path.abspath(run_file)))
+    else:
+        given, what = data.get("workspace") or os.getcwd(), "workspace"
+    if not isinstance(given, str) or not given.strip() or WORKSPACE in given:
+        raise RunFileError(what, f"{given!r} is not a directory path; give the folder that holds the run's files.")
+    path = os.path.realpath(os.path.expanduser(given))
     if not os.path.isdir(path):
-        raise RunFileError("workspace", f"directory not found: {path}; create it or fix the path "
-                                        f"(a relative path is taken from the run file's directory).")
+        raise RunFileError(what, f"directory not found: {path}; create it or give the folder that holds the run's "
+                                 f"files.")
     return path

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from typing import Any
 
 from ..engine import distributed
 from ..engine.report import log
 from .errors import RunFileError
+from ..export.metadata import is_export_dir
 from ..export.onnx import DEFAULT_OPSET
 from .stages import Context, RunnerBase
 
@@ -42,6 +44,7 @@ class Runner(RunnerBase):
         else:
             task.finetune()
         context["evaluated"] = splits
+        context["weights"] = f"runner[{context['runner_index']}] '{entry['name']}' (train)"
         state = task.train_state
         record: dict = {"steps": state.global_step, "epoch": state.epoch}
         if state.best_metric is not None:
@@ -95,12 +98,19 @@ class Runner(RunnerBase):
     def _export(self, context: Context) -> dict:
         entry = context["runner"]
         return export(context, entry.get("export_dir"), entry.get("onnx"), entry.get("opset", DEFAULT_OPSET),
-                      entry.get("postprocess", True))
+                      entry.get("postprocess", True), bool(entry.get("overwrite")))
 
 
-def export(context: Context, export_dir: Any, onnx: Any = None, opset: int = DEFAULT_OPSET, postprocess: bool = True) -> dict:
-    """`task.export` to `export_dir` (default `<checkpoint_dir>/export`), then ONNX when asked."""
+def export(context: Context, export_dir: Any, onnx: Any = None, opset: int = DEFAULT_OPSET, postprocess: bool = True,
+           overwrite: bool = False) -> dict:
+    """`task.export` to `export_dir` (default `<checkpoint_dir>/export`), then ONNX when asked.
+    With `overwrite`, a directory there that is not a hubtrain export is removed first (the run
+    file's entry said `overwrite: true`; without it the run file's check refused it)."""
     export_dir = export_dir or os.path.join(context["checkpoint_dir"], "export")
+    if overwrite and distributed.rank() == 0 and os.path.isdir(export_dir) and not is_export_dir(export_dir):
+        shutil.rmtree(export_dir)
+        log("INFO", f"Removed {export_dir} to export there (overwrite: true)")
+    distributed.barrier()
     path = context["task"].export(export_dir, postprocess=postprocess)
     context["outputs"]["export"] = path
     record: dict = {"export_dir": path}

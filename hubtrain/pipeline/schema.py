@@ -1,6 +1,8 @@
 """What a run file may say, checked before anything runs: every key known, every value of the
-right kind, stage classes found and of the right base, RunConfig options accepted by RunConfig
-itself. Each problem is one RunFileError naming its key path (`runner[0].epochs`) and the fix."""
+right kind, every path inside the workspace, no existing output overwritten unless asked, stage
+class files that define the right class (read, not run), weights for every predict and export
+entry, RunConfig options accepted by RunConfig itself. Each problem is one RunFileError naming
+its key path (`runner[0].epochs`) and the fix."""
 from __future__ import annotations
 
 import difflib
@@ -12,8 +14,9 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Iterable, Optional
 
 from ..config import RunConfig
-from .classes import load_stage_class
+from .classes import check_stage_file
 from .errors import RunFileError
+from .paths import absolute, check_export_dir, check_output_file, confine, is_path_key
 from .runfile import join_path
 from .stages import STAGES
 
@@ -28,10 +31,10 @@ ALIASES = {"epochs": "num_epoch", "print_interval": "log_interval", "device": "u
 _CONFIG_FIELDS = tuple(f.name for f in fields(RunConfig) if f.name != "strategy")
 ENTRY_KEYS = ("name", "class", "init_model_path", *(f"{s}_class_path" for s in STAGES), *ALIASES, *_CONFIG_FIELDS)
 CLASS_KEYS = {
-    "train": ("evaluate", "export_dir", "keep_step_checkpoints", "confusion_matrix"),
+    "train": ("evaluate", "export_dir", "keep_step_checkpoints", "confusion_matrix", "overwrite"),
     "evaluate": ("phases", "load_best_model", "confusion_matrix"),
-    "predict": ("phase", "input_file", "output_file"),
-    "export": ("export_dir", "onnx", "opset", "postprocess"),
+    "predict": ("phase", "input_file", "output_file", "overwrite"),
+    "export": ("export_dir", "onnx", "opset", "postprocess", "overwrite"),
 }
 SPLITS = ("train", "dev", "test", "predict")
 DEFAULT_READERS = {"TextClassifierTask": "ClassifyReader", "MultiLabelClassifierTask": "MultiLabelClassifyReader",
@@ -43,9 +46,8 @@ FEATURES = {"text": ("pooled_output", "sequence_output"), "vision": ("feature_ma
 # Filled in by the network stage, never by the run file.
 _TASK_SET = ("self", "feature", "data_reader", "config", "inputs", "feed_list")
 _READER_SET = ("self", "dataset", "vocab_path", "tokenizer", "max_seq_len", "image_width", "image_height")
-_PATH_KEYS = {"module": ("directory",), "dataset": ("base_path", "data_dir", "path")}
-_ENTRY_PATHS = ("checkpoint_dir", "init_model_path", "output_file", "input_file", "export_dir", "onnx",
-                *(f"{s}_class_path" for s in STAGES))
+# Entry keys that bring weights into the shared network, or stages that may (a user's own).
+_WEIGHT_KEYS = ("init_model_path", "network_class_path", "startup_class_path", "runner_class_path")
 
 
 # ---------------------------------------------------------------------------- the catalogues
@@ -95,7 +97,8 @@ class EntrySpec:
     kind: str
     options: dict
     config: RunConfig
-    stage_classes: dict[str, type]
+    stage_classes: dict[str, type]  # the default classes; a user's own are imported when the run starts
+    stage_files: dict[str, str] = field(default_factory=dict)  # stage -> the *_class_path file
 
 
 @dataclass
@@ -110,6 +113,7 @@ class RunSpec:
     lines: dict[str, Any] = field(default_factory=dict)  # key path -> line, or "--set"
     checkpoint_dir: Optional[str] = None
     path: Optional[str] = None  # the YAML file (absolute), None for a run built in memory
+    confined: bool = True  # its paths were kept inside the workspace
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -123,11 +127,15 @@ def _near(key: str, choices: Iterable[str]) -> str:
 
 
 def blame(message: str, keys: Iterable[str]) -> Optional[str]:
-    """The first of `keys` a library's error message names (as a word), to point at its key path."""
-    for key in sorted(keys, key=len, reverse=True):
-        if re.search(rf"(?<![\w.]){re.escape(key)}(?![\w])", message):
-            return key
-    return None
+    """The key of `keys` a library's error message is about, to point at its key path: one it
+    quotes ('key') first, else the one it names (as a word) first."""
+    found = []
+    for key in keys:
+        quoted = message.find(f"'{key}'")
+        word = re.search(rf"(?<![\w.]){re.escape(key)}(?![\w])", message)
+        if quoted >= 0 or word:
+            found.append((quoted < 0, quoted if quoted >= 0 else word.start(), -len(key), key))
+    return min(found)[3] if found else None
 
 
 def _parameters(func: Callable, *also: Callable) -> dict[str, inspect.Parameter]:
@@ -214,12 +222,6 @@ class _Checker:
 
 
 # ---------------------------------------------------------------------------- sections
-def _absolute(value: Any, workspace: str) -> Any:
-    if isinstance(value, str) and value:
-        return os.path.normpath(os.path.join(workspace, os.path.expanduser(value)))
-    return value
-
-
 def _module_kind(section: dict, check: _Checker) -> Optional[str]:
     """'text' or 'vision', known without loading the module."""
     if not section:
@@ -404,13 +406,10 @@ def _check_entry_values(entry: dict, kind: str, path: str, check: _Checker) -> N
     def at(key: str) -> str:
         return join_path(path, key)
 
-    flags = ("evaluate", "keep_step_checkpoints", "confusion_matrix", "load_best_model", "postprocess")
+    flags = ("evaluate", "keep_step_checkpoints", "confusion_matrix", "load_best_model", "postprocess", "overwrite")
     for key in flags:
         if key in entry:
             check.kind(entry[key], at(key), lambda v: isinstance(v, bool), "true or false")
-    for key in _ENTRY_PATHS:
-        if key in entry:
-            check.kind(entry[key], at(key), lambda v: isinstance(v, str) and v != "", "a path")
     if "phases" in entry:
         value = entry["phases"]
         value = [value] if isinstance(value, str) else value
@@ -434,8 +433,59 @@ def _check_entry_values(entry: dict, kind: str, path: str, check: _Checker) -> N
         check.kind(entry["name"], at("name"), lambda v: isinstance(v, str) and v != "", "a name")
 
 
-def _entry(raw: Any, index: int, strategy: Any, run_ckpt: Optional[str], trained_before: bool, check: _Checker,
-           workspace: str, allow_outside: bool) -> EntrySpec:
+def _place(section: dict, name: str, workspace: str, check: _Checker, confined: bool) -> None:
+    """Every path of a section made absolute (from the workspace; a dataset's files from its
+    base_path) and, for a run file, kept inside the workspace."""
+    keys = [k for k in section if is_path_key(k) or (name == "module" and k == "pretrained")]
+    if "base_path" in keys:
+        keys.insert(0, keys.pop(keys.index("base_path")))
+    base = workspace
+    for key in keys:
+        value = section[key]
+        if not isinstance(value, str) or not value:
+            continue
+        section[key] = absolute(value, base if name == "dataset" and key.endswith("_file") else workspace)
+        if key == "base_path":
+            base = section[key]
+        if confined:
+            confine(check.fail, join_path(name, key), section[key], workspace)
+
+
+def _check_weights(entry: dict, kind: str, path: str, earlier: list[EntrySpec], run_ckpt: Optional[str],
+                   check: _Checker) -> None:
+    """A predict or export entry needs weights that were trained: from an earlier train entry,
+    an init_model_path (its own or an earlier entry's: the network is shared), a user's own
+    stage, or the checkpoint directory (loaded by the startup stage)."""
+    if any(key in entry for key in _WEIGHT_KEYS):
+        return
+    if any(e.kind == "train" or any(key in e.options for key in _WEIGHT_KEYS) for e in earlier):
+        return
+    from .startup import holds_weights
+
+    if run_ckpt and holds_weights(run_ckpt):
+        return
+    made = "predictions" if kind == "predict" else "export"
+    raise check.fail(path, f"'{entry['name']}' ({kind}) has no trained weights to use: no train entry comes before "
+                           f"it, it has no init_model_path, and the checkpoint_dir {run_ckpt} holds no best_model/ "
+                           f"or step checkpoint; its {made} would come from an untrained head. Add a train entry "
+                           f"before it, give it init_model_path: (a checkpoint directory, best_model/, step_N/ or "
+                           f".pdparams file), or set checkpoint_dir: to the directory of a run that trained this "
+                           f"task.")
+
+
+def _check_outputs(entry: dict, kind: str, path: str, check: _Checker) -> None:
+    """Files and directories the entry writes: an existing one only with `overwrite: true`."""
+    overwrite = bool(entry.get("overwrite", False))
+    if kind == "predict" and "output_file" in entry:
+        check_output_file(check.fail, join_path(path, "output_file"), path, entry["output_file"], overwrite)
+    if kind == "export" and "onnx" in entry:
+        check_output_file(check.fail, join_path(path, "onnx"), path, entry["onnx"], overwrite)
+    if "export_dir" in entry:
+        check_export_dir(check.fail, join_path(path, "export_dir"), path, entry["export_dir"], overwrite)
+
+
+def _entry(raw: Any, index: int, strategy: Any, run_ckpt: Optional[str], earlier: list[EntrySpec],
+           check: _Checker, workspace: str, confined: bool) -> EntrySpec:
     path = f"runner[{index}]"
     entry = check.mapping(raw, path, "- {name: train, class: train, epochs: 1}")
     entry = dict(entry)
@@ -446,14 +496,18 @@ def _entry(raw: Any, index: int, strategy: Any, run_ckpt: Optional[str], trained
     elsewhere = {k: " and ".join(f"{c} entries" for c, keys in CLASS_KEYS.items() if k in keys)
                  for keys in CLASS_KEYS.values() for k in keys if k not in CLASS_KEYS[kind]}
     check.keys(entry, path, ENTRY_KEYS + CLASS_KEYS[kind], f"a {kind} entry", elsewhere)
-    for key in _ENTRY_PATHS:
-        if key in entry and isinstance(entry[key], str) and entry[key]:
-            entry[key] = _absolute(entry[key], workspace)
+    for key in [k for k in entry if is_path_key(k)]:
+        here = join_path(path, key)
+        check.kind(entry[key], here, lambda v: isinstance(v, str) and v != "", "a path")
+        entry[key] = absolute(entry[key], workspace)
+        if confined:
+            confine(check.fail, here, entry[key], workspace)
     _check_entry_values(entry, kind, path, check)
     entry.setdefault("name", f"{kind}_{index}")
     entry["checkpoint_dir"] = run_ckpt
     init = entry.get("init_model_path")
     if init and not os.path.exists(init):
+        trained_before = any(e.kind == "train" for e in earlier)
         produced = trained_before and run_ckpt and os.path.commonpath([init, run_ckpt]) == run_ckpt
         if not produced:
             raise check.fail(join_path(path, "init_model_path"),
@@ -462,21 +516,23 @@ def _entry(raw: Any, index: int, strategy: Any, run_ckpt: Optional[str], trained
     config = _config(entry, path, strategy, run_ckpt, check)
     from . import instance, network, runner, startup, terminal
 
-    defaults = {"instance": instance.Instance, "network": network.Network, "startup": startup.Startup,
-                "runner": runner.Runner, "terminal": terminal.Terminal}
-    classes = {}
+    classes = {"instance": instance.Instance, "network": network.Network, "startup": startup.Startup,
+               "runner": runner.Runner, "terminal": terminal.Terminal}
+    files = {}
     for stage in STAGES:
         key = f"{stage}_class_path"
         if key in entry:
-            classes[stage] = load_stage_class(stage, entry[key], join_path(path, key), workspace, allow_outside)
-        else:
-            classes[stage] = defaults[stage]
+            check_stage_file(stage, entry[key], join_path(path, key))
+            files[stage] = entry[key]
     if kind == "predict" and "output_file" not in entry and run_ckpt is None:
         raise check.fail(join_path(path, "output_file"), "missing: name the JSON-lines file to write.")
-    return EntrySpec(index, entry["name"], kind, entry, config, classes)
+    _check_outputs(entry, kind, path, check)
+    if kind in ("predict", "export"):
+        _check_weights(entry, kind, path, earlier, run_ckpt, check)
+    return EntrySpec(index, entry["name"], kind, entry, config, classes, files)
 
 
-def _run_checkpoint_dir(entries: list, workspace: str, check: _Checker) -> str:
+def _run_checkpoint_dir(entries: list, workspace: str, check: _Checker, confined: bool) -> str:
     """The one checkpoint directory of the run: the first entry that names one (later entries
     inherit it and may only repeat it); `{workspace}/ckpt` when none does."""
     chosen: Optional[str] = None
@@ -486,7 +542,9 @@ def _run_checkpoint_dir(entries: list, workspace: str, check: _Checker) -> str:
         value = entry["checkpoint_dir"]
         key = f"runner[{i}].checkpoint_dir"
         check.kind(value, key, lambda v: isinstance(v, str), "a directory path")
-        value = _absolute(value, workspace)
+        value = absolute(value, workspace)
+        if confined:
+            confine(check.fail, key, value, workspace)
         if chosen is None:
             chosen = value
         elif value != chosen:
@@ -496,21 +554,35 @@ def _run_checkpoint_dir(entries: list, workspace: str, check: _Checker) -> str:
     return chosen or os.path.join(workspace, "ckpt")
 
 
+def _check_train_data(section: dict, entries: list[EntrySpec], check: _Checker) -> None:
+    """A train entry that builds the dataset the default way needs its train split named."""
+    trains = [e for e in entries if e.kind == "train" and not {"instance", "runner"} & set(e.stage_files)]
+    if not trains or not section.get("class"):
+        return
+    params = inspect.signature(dataset_classes()[section["class"]].__init__).parameters
+    key = next((k for k in ("train_file", "train_list_file") if k in params), None)
+    if key and not section.get(key):
+        first = trains[0]
+        raise check.fail(join_path("dataset", key), f"missing: the dataset has no {key}, and runner[{first.index}] "
+                                                    f"'{first.name}' is a train entry, which needs one to train on. "
+                                                    f"Add {key}: (a file under base_path) to the dataset section, "
+                                                    f"or drop the train entry.")
+
+
 # ---------------------------------------------------------------------------- the whole file
 def validate(data: dict, workspace: str, source: Optional[str] = None, lines: Optional[dict] = None,
              allow_outside_workspace: bool = False) -> RunSpec:
-    """Check a run file (already read, {workspace} expanded) and resolve what it names."""
+    """Check a run file (already read, {workspace} expanded) and resolve what it names; with
+    `allow_outside_workspace` its paths may lie outside the workspace. Reads stage class files
+    without running them."""
     check = _Checker(source, lines or {})
+    confined = not allow_outside_workspace
     check.keys(data, "", TOP_KEYS, "a run file")
     data = dict(data)
     data["workspace"] = workspace
     for name in ("module", "dataset", "reader", "task", "strategy"):
         data[name] = dict(check.mapping(data.get(name), name, f"{name}: {{class: ...}}"))
-        for key in _PATH_KEYS.get(name, ()):
-            if isinstance(data[name].get(key), str):
-                data[name][key] = _absolute(data[name][key], workspace)
-    if isinstance(data["module"].get("pretrained"), str):
-        data["module"]["pretrained"] = _absolute(data["module"]["pretrained"], workspace)
+        _place(data[name], name, workspace, check, confined)
     runner = data.get("runner")
     if not isinstance(runner, list) or not runner:
         raise check.fail("runner", "missing or empty: list what to run, e.g. runner: [{name: train, class: train, "
@@ -534,18 +606,17 @@ def validate(data: dict, workspace: str, source: Optional[str] = None, lines: Op
         _check_task(data["task"], kind, check)
     _check_reader(data["reader"], data["task"].get("class"), kind, check)
     strategy = _strategy(data["strategy"], check)
-    run_ckpt = _run_checkpoint_dir(runner, workspace, check)
+    run_ckpt = _run_checkpoint_dir(runner, workspace, check, confined)
     entries: list[EntrySpec] = []
     names: dict[str, int] = {}
-    trained = False
     for i, raw in enumerate(runner):
-        entry = _entry(raw, i, strategy, run_ckpt, trained, check, workspace, allow_outside_workspace)
+        entry = _entry(raw, i, strategy, run_ckpt, entries, check, workspace, confined)
         if entry.name in names:
             raise check.fail(f"runner[{i}].name", f"{entry.name!r} is also the name of runner[{names[entry.name]}]; "
                                                   f"give each entry its own name.")
         names[entry.name] = i
-        trained = trained or entry.kind == "train"
         entries.append(entry)
+    if data["dataset"] and needs_instance:
+        _check_train_data(data["dataset"], entries, check)
     data["runner"] = [e.options for e in entries]
-    return RunSpec(data, workspace, source, entries, dict(lines or {}), run_ckpt)
-
+    return RunSpec(data, workspace, source, entries, dict(lines or {}), run_ckpt, confined=confined)

@@ -34,6 +34,7 @@ CONTEXT_KEYS: dict[str, str] = {
     "config": "the current entry's hub.RunConfig (network stage; also task.config)",
     "task": "the task: network, loss, metrics (network stage)",
     "init_model": "the weights the startup stage loaded (a path), or None",
+    "weights": "where the network's trained weights came from (a path loaded, or the train entry), or None",
     "checkpoint_dir": "the run's checkpoint directory (absolute), or None",
     "evaluated": "splits the current entry evaluated, e.g. ['dev', 'test'] (runner stage)",
     "results": "[{'runner', 'class', ...}] one record per finished entry (runner stage)",

@@ -74,7 +74,7 @@ class Terminal(TerminalBase):
         if task is not None and entry.get("confusion_matrix", True) and is_single_label_classifier(task):
             self.confusions(context)
         if entry["class"] == "train" and entry.get("export_dir"):
-            export(context, entry["export_dir"])
+            export(context, entry["export_dir"], overwrite=bool(entry.get("overwrite")))
         if entry["class"] == "train" and entry.get("keep_step_checkpoints") is False:
             self.clean_up(context)
         write_summary(context)

@@ -1,7 +1,7 @@
 """Warm start: weights from `init_model_path` into a task's network before it runs. The path is a
 hubtrain checkpoint directory (its best_model, else its newest whole step_N), a best_model or
-step_N directory itself, or a .pdparams file of the same network (`task.save(path)`, a
-checkpoint's model.pdparams)."""
+step_N directory itself, or a .pdparams file of the same network (`task.save(path)`, or the
+model.pdparams of a format-1 checkpoint), read without running code from it."""
 from __future__ import annotations
 
 import os
@@ -9,9 +9,10 @@ from typing import Any
 
 import paddle
 
-from ..engine.checkpoint import BEST, MANIFEST, CheckpointError, CheckpointManager
+from ..engine.checkpoint import BEST, MANIFEST, WEIGHTS, CheckpointError, CheckpointManager
 from ..engine.report import log
 from ..engine.resume import check_network
+from ..serialization.paddle_pickle import load_paddle_file
 
 __all__ = ["warm_start", "resolve_weights"]
 
@@ -66,11 +67,11 @@ def warm_start(task: Any, path: str) -> str:
     source = resolve_weights(path)
     if os.path.isdir(source):
         manager = CheckpointManager(os.path.dirname(source))
-        manifest, files = manager.load(source, ["model.pdparams"])
+        manifest, files = manager.load(source, [WEIGHTS])
         check_network(task, manifest, source)
-        state: Any = files["model.pdparams"]
+        state: Any = files[WEIGHTS]
     else:
-        state = paddle.load(source)
+        state = load_paddle_file(source)  # refuses, before it runs, a pickle that would run code
         if not isinstance(state, dict):
             raise ValueError(f"{source} holds a {type(state).__name__}, not a dict of tensors: give a .pdparams "
                              f"file written by paddle.save(network.state_dict()) or task.save(path).")

@@ -9,6 +9,7 @@ import logging
 import math
 import os
 import time
+import warnings
 from typing import Any, Iterator, Optional, Sequence
 
 import paddle
@@ -18,7 +19,7 @@ from ..config import RunConfig
 from ..engine import distributed, training
 from ..engine.epoch import run_epoch
 from ..engine.bridge import weighted_loss
-from ..engine.checkpoint import CheckpointManager
+from ..engine.checkpoint import WEIGHTS, CheckpointManager
 from ..engine.compile import compile_forward
 from ..engine.deferred_metrics import DeferredMetrics
 from ..engine.numerics import NonFiniteGuard
@@ -71,7 +72,10 @@ class BaseTask(paddle.Model):
         specs = inputs or self.feature.input_spec
         self.feature.input_spec = specs
         self.feature_dim = measure_feature_dim(self.feature, feature_dim)
-        self.metrics_choices = list(self.default_metrics if metrics_choices == "default" else metrics_choices)
+        choices = self.default_metrics if metrics_choices == "default" else metrics_choices
+        self.metrics_choices = [choices] if isinstance(choices, str) else list(choices)  # one name, or several
+        # the head's first weights come from the run's seed, so two runs with one seed start alike
+        training.seed_everything(self.config.seed)
         head = self._build_net()
         head = head if isinstance(head, paddle.nn.Layer) else paddle.nn.Sequential(*head)
         self.labels = list(self._add_label() or [])
@@ -118,6 +122,7 @@ class BaseTask(paddle.Model):
         self._scalars: Optional[ScalarWriter] = None
         self._checkpoint_dir: Optional[str] = self.config.checkpoint_dir
         self._last_results: dict = {}  # adapter mode -> that mode's last step results
+        self._step_lr: Optional[float] = None  # the learning rate the last training step used
         self._last_scores: Any = []  # metric objects last updated, or the last evaluation's result
         self._programs: dict = {}
         self._check_metrics()
@@ -277,6 +282,27 @@ class BaseTask(paddle.Model):
             self._streaming = False
         return writer.path
 
+    def train_batch(self, inputs: Any, labels: Any = None, update: bool = True) -> Any:
+        """hapi's train_batch; a batch may leave out the backbone's optional inputs."""
+        return super().train_batch(*self._split_fields(inputs, labels), update)
+
+    def eval_batch(self, inputs: Any, labels: Any = None) -> Any:
+        """hapi's eval_batch; a batch may leave out the backbone's optional inputs."""
+        return super().eval_batch(*self._split_fields(inputs, labels))
+
+    def _split_fields(self, inputs: Any, labels: Any) -> tuple[list, list]:
+        """Inputs and labels of a batch. Batches are split after the network's full count of
+        inputs; one with fewer fields than that leaves optional inputs out (a text module fed
+        `input_ids` alone) and has its labels among the inputs: its last fields are the labels."""
+        inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        labels = [] if labels is None else list(labels) if isinstance(labels, (list, tuple)) else [labels]
+        wanted, count = len(self.labels), len(inputs) + len(labels)
+        required = getattr(self.network, "required_inputs", None)
+        if required is not None and len(labels) < wanted and required + wanted <= count < len(self._inputs or ()):
+            fields = inputs + labels
+            inputs, labels = fields[:-wanted], fields[-wanted:]
+        return inputs, labels
+
     def _update_inputs(self) -> None:
         """Input specs from the first batch, named after the backbone's inputs, batch size free."""
         self._input_info = self._adapter._input_info
@@ -302,10 +328,15 @@ class BaseTask(paddle.Model):
         if data is None:
             raise ValueError("no training data: pass train_dataset=..., or give the task a data_reader "
                              "whose dataset has a train split.")
-        if self._checkpoint_dir is None:
+        made = self._checkpoint_dir is None
+        if made:
             self._checkpoint_dir = training.default_checkpoint_dir()
         plan = TrainPlan.from_config(self.config, self._checkpoint_dir, evaluate)
-        return training.run(self, data, plan, callbacks)
+        try:
+            return training.run(self, data, plan, callbacks)
+        finally:
+            if made:  # a run refused before it wrote anything leaves no empty directory behind
+                training.remove_if_empty(self._checkpoint_dir)
 
     def eval(self, phase: str = "dev", dataset: Any = None, load_best_model: bool = False) -> list[RunState]:
         """Evaluate a split ('dev', 'test', ...); returns its run states, the scores in `self.env.result`
@@ -353,6 +384,48 @@ class BaseTask(paddle.Model):
         keep = self._plan.keep_checkpoint_max if self._plan else self.config.keep_checkpoint_max
         return CheckpointManager(directory, keep)
 
+    def load(self, path: str, skip_mismatch: bool = False, reset_optimizer: bool = False) -> None:
+        """hapi's `load`: parameters from `path.pdparams` by structured name, the optimizer from
+        `path.pdopt` unless `reset_optimizer`, `skip_mismatch` leaving absent or misshapen
+        parameters as they are (and the optimizer reset). Each file is read by hubtrain's
+        restricted unpickler, which refuses a pickle that would run code before it runs."""
+        from ..serialization.paddle_pickle import load_paddle_file
+
+        prefix, suffix = os.path.splitext(path)
+        if suffix not in ("", ".pdparams", ".pdopt", ".pdmodel"):
+            raise ValueError(f"load({path!r}): unknown suffix {suffix!r}; give the path task.save(path) was given, "
+                             f"or its .pdparams file.")
+        prefix = prefix if suffix else path
+        params = prefix + ".pdparams"
+        if not os.path.isfile(params):
+            raise FileNotFoundError(f"load({path!r}): no parameters file {params}; give the path task.save(path) "
+                                    f"was given (it wrote path.pdparams).")
+        state = load_paddle_file(params, return_numpy=True)
+        if not isinstance(state, dict) or not state:
+            raise ValueError(f"{params} holds no parameters by name: give a file task.save(path) wrote.")
+        matched = []
+        for key, param in self.network.state_dict().items():
+            saved = state.get(key)
+            problem = None if saved is not None else f"{key} is not found in the providing file."
+            shape = list(getattr(saved, "shape", [None]))
+            if saved is not None and shape != list(param.shape):
+                problem = f"{key} receives a shape {shape}, but the expected shape is {list(param.shape)}."
+            if problem is None:
+                matched.append((param, saved))
+            elif skip_mismatch:
+                warnings.warn(f"Skip loading for {key}. {problem}")
+                reset_optimizer = True
+            else:
+                raise ValueError(f"{params}: {problem} (skip_mismatch=True loads the others)")
+        optimizer = prefix + ".pdopt"
+        optim_state = None if reset_optimizer or not os.path.isfile(optimizer) else \
+            load_paddle_file(optimizer, return_numpy=True)
+        if not paddle.in_dynamic_mode():
+            return self._adapter.load(matched, optim_state)
+        scaler = prefix + ".pdscaler"
+        scaler_state = load_paddle_file(scaler) if self._scaler is not None and os.path.isfile(scaler) else None
+        return self._adapter.load(matched, optim_state, scaler_state)
+
     def save_checkpoint(self, *_legacy: Any) -> Optional[str]:
         """Write a resumable checkpoint of the run now (PaddleHub passed epoch and step; the run's
         own state is used instead)."""
@@ -367,7 +440,7 @@ class BaseTask(paddle.Model):
             weights = self.network.state_dict()
             from ..engine.checkpoint import network_signature
 
-            path = manager.save_best({"model.pdparams": weights},
+            path = manager.save_best({WEIGHTS: weights},
                                      {"score": score, "metric": metric, "step": self.train_state.global_step,
                                       "network": network_signature(weights), "task": type(self).__name__})
             log("INFO", f"Best model saved to {path} [{metric}={score:.5f}]")
@@ -385,9 +458,9 @@ class BaseTask(paddle.Model):
             if not missing_ok:
                 raise FileNotFoundError(f"no best_model in {manager.root if manager else 'checkpoint_dir (unset)'}.")
             return False
-        manifest, files = manager.load(path)
+        manifest, files = manager.load(path, [WEIGHTS])
         check_network(self, manifest, path)
-        self.network.set_state_dict(files["model.pdparams"])
+        self.network.set_state_dict(files[WEIGHTS])
         self._live_weights = False
         log("INFO", f"Load the best model from {path}")
         return True
@@ -616,7 +689,7 @@ class BaseTask(paddle.Model):
             values = metric.accumulate()
             values = values if isinstance(values, list) else [values]
             scores.update(zip(names, values))
-        lr = self._optimizer.get_lr() if self._optimizer is not None else None
+        lr = self._step_lr  # the rate the last step trained with, not the one the next will
         used = time.time() - run_states[0].run_time_begin
         speed = len(run_states) / used if used > 0 else 0.0
         text = " ".join(f"{k}={v:.5f}" for k, v in scores.items())

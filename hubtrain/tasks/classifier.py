@@ -33,10 +33,12 @@ class _LabelCheckedCE(nn.Layer):
 
 
 class ClassifierTask(BaseTask):
-    """Single-label classification over `num_classes`."""
+    """Single-label classification over `num_classes`. Metrics: "acc" (default), "f1",
+    "precision", "recall" (of class 1 for two classes, the macro average over the classes
+    otherwise) and "matthews" (the multi-class correlation); `evaluate` reports each by its name."""
 
     default_metrics = ("acc",)
-    allowed_metrics = ("acc",)
+    allowed_metrics = ("acc", "f1", "precision", "recall", "matthews")
     dropout_rate = 0.0
     predict_output_names = ("probs",)
     predicts_class_probabilities = True
@@ -75,7 +77,8 @@ class ClassifierTask(BaseTask):
         return _LabelCheckedCE(self.num_classes)
 
     def _add_metrics(self) -> list:
-        return make_metrics(self.metrics_choices, self.allowed_metrics)
+        return make_metrics(self.metrics_choices, self.allowed_metrics,
+                            owner=f"{type(self).__name__} (a single-label classifier)")
 
     def _postprocess(self, outputs: list[paddle.Tensor]) -> list[paddle.Tensor]:
         return [nn.functional.softmax(outputs[0], axis=-1)] + list(outputs[1:])

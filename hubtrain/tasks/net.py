@@ -18,7 +18,9 @@ class TaskNet(nn.Layer):
     """backbone -> selected feature -> head. What hapi trains and `paddle.jit.save` exports.
 
     `extra_inputs` names inputs the head takes after the feature (e.g. a sequence length): the
-    network is fed the backbone's inputs, then these."""
+    network is fed the backbone's inputs, then these. A backbone's optional inputs (those its
+    forward gives a default) may be left out of a batch: the network is then fed the ones before
+    them, then the extra inputs."""
 
     def __init__(self, feature: FeatureRef, head: nn.Layer, extra_inputs: Sequence[str] = ()) -> None:
         super().__init__()
@@ -27,7 +29,12 @@ class TaskNet(nn.Layer):
         self._output = feature.output
         self._extra = len(extra_inputs)
         params = _named_inputs(feature.backbone)
+        # how many inputs a batch must carry at least: the backbone's required ones and the extras
+        self.required_inputs = (len([p for p in params if p.default is p.empty]) if params else 1) + self._extra
         if params:
+            # all shown as required: an extra input may not follow a defaulted one, and a
+            # converted forward is always fed every input (engine/compile.py)
+            params = [p.replace(default=inspect.Parameter.empty) for p in params]
             params += [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD) for name in extra_inputs]
             # paddle.jit (to_static, jit.save) takes a forward's inputs from its signature and refuses
             # *inputs: this instance's forward shows the backbone's named inputs instead.

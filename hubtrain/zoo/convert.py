@@ -7,12 +7,14 @@ import logging
 import os
 import re
 import struct
+import tarfile
+import zipfile
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from .torch_pickle import load_torch_checkpoint
+from .torch_pickle import CheckpointFormatError, find_state_dict, is_torch_checkpoint, load_torch_checkpoint
 
 __all__ = ["load_state", "load_safetensors", "Transform", "TRANSPOSE", "Rule", "MappingTable", "ConversionReport",
            "ConversionError", "convert_state", "MINILM_TO_PADDLENLP_BERT", "TORCHVISION_MOBILENET_V2_TO_PADDLE"]
@@ -84,22 +86,38 @@ def _is_safetensors(path: str) -> bool:
     return 2 <= n <= os.path.getsize(path) - 8 and head[8:9] == b"{"
 
 
+def _is_pickle(path: str) -> bool:
+    """Pickle protocols 2 and above open with PROTO (0x80); paddle.save writes 2 to 4."""
+    with open(path, "rb") as f:
+        return f.read(1) == b"\x80"
+
+
 def load_state(path: PathLike) -> dict[str, np.ndarray]:
-    """`{name: numpy array}` from a safetensors file or a PyTorch checkpoint (zip or legacy
-    pickle, read without torch and without running code from it). A directory is searched for
-    `model.safetensors`, then `pytorch_model.bin`."""
+    """`{name: numpy array}` from a safetensors file, a PyTorch checkpoint (zip or legacy pickle) or
+    a Paddle state dict (`paddle.save`: .pdparams), the pickles read without torch or paddle's
+    unpickler and without running code from them. A directory is searched for
+    `model.safetensors`, then `pytorch_model.bin`, then `model_state.pdparams`."""
     path = os.fspath(path)
     if os.path.isdir(path):
-        for name in ("model.safetensors", "pytorch_model.bin"):
+        for name in ("model.safetensors", "pytorch_model.bin", "model_state.pdparams"):
             if os.path.isfile(os.path.join(path, name)):
                 return load_state(os.path.join(path, name))
-        raise FileNotFoundError(f"{path}: a directory without model.safetensors or pytorch_model.bin; "
-                                f"pass the weights file itself")
+        raise FileNotFoundError(f"{path}: a directory without model.safetensors, pytorch_model.bin or "
+                                f"model_state.pdparams; pass the weights file itself")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no weights file at {path}")
     if _is_safetensors(path):
         return load_safetensors(path)
-    return load_torch_checkpoint(path)
+    if is_torch_checkpoint(path):
+        return load_torch_checkpoint(path)
+    if _is_pickle(path):  # no torch magic number: paddle.save's pickle, which has none
+        from ..serialization.paddle_pickle import load_paddle_file  # imports paddle: only when needed
+
+        return find_state_dict(load_paddle_file(path, return_numpy=True), path)
+    if zipfile.is_zipfile(path) or tarfile.is_tarfile(path):
+        return load_torch_checkpoint(path)  # its message says which torch layout it is not
+    raise CheckpointFormatError(f"{path}: neither a zip nor a pickle: load_state reads safetensors files, PyTorch "
+                                f"checkpoints (torch.save) and Paddle state dicts (paddle.save)")
 
 
 # ---------------------------------------------------------------------------------------- tables

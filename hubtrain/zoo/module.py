@@ -20,9 +20,10 @@ from .registry import ModuleUnavailableError, ZooEntry
 from .text import TextBackbone, is_pretrained_dir, load_text_model, text_input_specs
 from .vision import IMAGENET_MEAN, IMAGENET_STD, VisionBackbone, image_input_spec
 
-__all__ = ["Module", "MODULE_FILE"]
+__all__ = ["Module", "MODULE_FILE", "WEIGHTS_FILE", "read_weights", "write_weights"]
 
 MODULE_FILE = "hubtrain_module.json"
+WEIGHTS_FILE = "model.safetensors"  # what hubtrain writes; model.pdparams of older caches is still read
 _CONTEXT_OPTIONS = ("num_slots", "return_list", "version")
 
 
@@ -114,7 +115,7 @@ class Module:
         if weights is not None:
             if not os.path.exists(weights):
                 raise FileNotFoundError(f"weights file not found: {weights}")
-            unused = self.backbone.load_weights(paddle.load(weights), weights)
+            unused = self.backbone.load_weights(read_weights(weights), weights)
             if unused:
                 log("INFO", f"{self.name}: {len(unused)} tensors of {os.path.basename(weights)} are not part of "
                     f"the backbone (its ImageNet classifier) and were left out", logging.DEBUG)
@@ -201,12 +202,12 @@ class Module:
         tmp = tempfile.mkdtemp(prefix=".module-", dir=os.path.dirname(os.path.abspath(directory)))
         try:
             if self.kind == "text":
-                self.backbone.model.save_pretrained(tmp)
+                self.backbone.model.save_pretrained(tmp, safe_serialization=True)
                 self.tokenizer.save_pretrained(tmp)
                 info = dict(self.info, type="text", pooling=self.backbone.pooling, max_seq_len=self.max_seq_len)
             else:
-                paddle.save(self.backbone.body.state_dict(), os.path.join(tmp, "model.pdparams"))
-                info = dict(self.info, type="vision", arch=self.backbone.arch, weights="model.pdparams",
+                write_weights(self.backbone.body.state_dict(), os.path.join(tmp, WEIGHTS_FILE))
+                info = dict(self.info, type="vision", arch=self.backbone.arch, weights=WEIGHTS_FILE,
                             image_size=[self.image_height, self.image_width], mean=list(self.mean),
                             std=list(self.std))
             with open(os.path.join(tmp, MODULE_FILE), "w", encoding="utf-8") as f:
@@ -222,6 +223,28 @@ class Module:
     def __repr__(self) -> str:
         where = self.directory or "random weights"
         return f"Module(name={self.name!r}, kind={self.kind!r}, from={where})"
+
+
+def write_weights(state: dict, path: str) -> None:
+    """A vision module's weights as safetensors: data only, so reading them back never runs code."""
+    import safetensors.numpy
+
+    safetensors.numpy.save_file({k: np.ascontiguousarray(np.asarray(v)) for k, v in state.items()}, path)
+
+
+def read_weights(path: str) -> dict:
+    """A vision module's weights: safetensors, or a Paddle pickle (.pdparams) read without running
+    code from it (a pickle that would is refused with UnsafeFileError)."""
+    from ..serialization.paddle_pickle import load_paddle_file
+    from .convert import load_safetensors
+
+    if path.endswith(".safetensors"):
+        return load_safetensors(path)
+    state = load_paddle_file(path, return_numpy=True)
+    if not isinstance(state, dict):
+        raise ValueError(f"{path} holds a {type(state).__name__}, not a dict of tensors: give the weights saved with "
+                         f"paddle.save(model.state_dict(), path).")
+    return state
 
 
 def _read_info(directory: str) -> dict:
@@ -267,7 +290,7 @@ def _obtain(entry: ZooEntry) -> str:
         model, tokenizer = load_text_model(entry.paddlenlp_name)
         os.makedirs(target, exist_ok=True)
         with quiet_paddlenlp():
-            model.save_pretrained(target)
+            model.save_pretrained(target, safe_serialization=True)
             tokenizer.save_pretrained(target)
         return target
     if entry.paddlenlp_name is not None:
@@ -278,5 +301,6 @@ def _obtain(entry: ZooEntry) -> str:
             f"the same with AutoTokenizer, then copy DIR to {target} or pass hub.Module(directory=DIR).")
     raise ModuleUnavailableError(
         f"no pretrained weights for {entry.name!r} here. Put a module directory at {target} "
-        f"({MODULE_FILE} with \"type\": \"vision\", \"arch\": \"{entry.arch}\", and model.pdparams), pass "
-        f"pretrained=<a .pdparams file or module directory>, or use pretrained=False for random weights.")
+        f"({MODULE_FILE} with \"type\": \"vision\", \"arch\": \"{entry.arch}\", and {WEIGHTS_FILE} or "
+        f"model.pdparams), pass pretrained=<a weights file or module directory>, or use pretrained=False for random "
+        f"weights.")

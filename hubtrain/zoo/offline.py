@@ -1,7 +1,9 @@
 """Module directories built offline from pretrained weights that ship inside pip packages.
 
 Each builder converts the package's weights to Paddle and writes a directory the zoo loads
-(`hubtrain_module.json` plus weights and preprocessing files). It writes into a temporary
+(`hubtrain_module.json` plus weights and preprocessing files). Weights are written as safetensors,
+so reading the cache never runs code; caches of older hubtrains (model.pdparams, model_state.pdparams)
+are read through the restricted unpickler. It writes into a temporary
 sibling and renames it into place, so a crash never leaves a half-written module behind.
 """
 from __future__ import annotations
@@ -112,7 +114,7 @@ def build_minilm(dest: str, overwrite: bool = False) -> str:
         converted, _ = convert_state(weights, MINILM_TO_PADDLENLP_BERT, model.state_dict())
         model.set_state_dict({k: paddle.to_tensor(v) for k, v in converted.items()})
         model.eval()
-        model.save_pretrained(tmp)
+        model.save_pretrained(tmp, safe_serialization=True)
         BertTokenizer(os.path.join(model_dir, "vocab.txt"), do_lower_case=True).save_pretrained(tmp)
         _write_json(os.path.join(tmp, MODULE_FILE), {
             "type": "text", "pooling": "mean", "max_seq_len": 256,
@@ -129,15 +131,16 @@ def build_mobilenet_v2(dest: str, overwrite: bool = False) -> str:
     weights = package_file(MOBILENET_PACKAGE, "weights/mobilenet_v2-b0353104.pth", dest)
 
     def write(tmp: str) -> None:
-        import paddle
         from paddle.vision.models import mobilenet_v2
+
+        from .module import WEIGHTS_FILE, write_weights
 
         target = mobilenet_v2(num_classes=1000).state_dict()
         converted, _ = convert_state(load_state(weights), TORCHVISION_MOBILENET_V2_TO_PADDLE, target)
-        paddle.save({k: paddle.to_tensor(v) for k, v in converted.items()}, os.path.join(tmp, "model.pdparams"))
+        write_weights(converted, os.path.join(tmp, WEIGHTS_FILE))
         _write_json(os.path.join(tmp, MODULE_FILE), {
             "type": "vision", "arch": "mobilenet_v2", "arch_kwargs": {"num_classes": 1000},
-            "weights": "model.pdparams", "image_size": [224, 224],
+            "weights": WEIGHTS_FILE, "image_size": [224, 224],
             "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225],
             "source": f"{MOBILENET_PACKAGE[1]}=={MOBILENET_PACKAGE[2]}: {MOBILENET_PACKAGE[0]}/weights/"
                       f"mobilenet_v2-b0353104.pth (torchvision MobileNetV2, ImageNet-1k)",

@@ -12,7 +12,6 @@ i.e. before anything from the file is called. Both layouts that `torch.save` wri
 """
 from __future__ import annotations
 
-import _compat_pickle
 import collections
 import io
 import os
@@ -25,8 +24,10 @@ from typing import Any, BinaryIO, Callable
 
 import numpy as np
 
+from ..serialization.restricted_pickle import Record, RestrictedUnpickler, UnsafeFileError
+
 __all__ = ["UnsafeCheckpointError", "CheckpointFormatError", "load_torch_checkpoint", "load_torch_object",
-           "find_state_dict"]
+           "find_state_dict", "is_torch_checkpoint"]
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 LEGACY_PROTOCOL = 1001
@@ -35,7 +36,7 @@ STATE_DICT_KEYS = ("state_dict", "model_state_dict", "model", "module", "net", "
                    "weights", "ema")
 
 
-class UnsafeCheckpointError(pickle.UnpicklingError):
+class UnsafeCheckpointError(UnsafeFileError):
     """The file asks to call something other than the tensor-rebuilding records."""
 
 
@@ -86,22 +87,6 @@ class _TensorClass:
     name: str
 
 
-class _Record:
-    """An admitted function as the file sees it: callable, without attributes to set (a pickle's
-    BUILD opcode cannot alter it), a fresh one per lookup."""
-
-    __slots__ = ("fn",)
-
-    def __init__(self, fn: Callable[..., Any]) -> None:
-        object.__setattr__(self, "fn", fn)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"{self.fn.__name__} is read-only")
-
-    def __call__(self, *args: Any) -> Any:
-        return self.fn(*args)
-
-
 def _rebuild_tensor(storage: Any, storage_offset: Any, size: Any, stride: Any, *_: Any) -> _TensorRecord:
     if not isinstance(storage, _Storage):
         raise CheckpointFormatError(f"a tensor record refers to {type(storage).__name__}, not a storage")
@@ -119,7 +104,7 @@ def _rebuild_parameter(data: Any, *_: Any) -> Any:
 
 
 def _rebuild_from_type(func: Any, new_type: Any, args: Any, state: Any = None) -> Any:
-    if not isinstance(func, _Record) or func.fn not in (_rebuild_tensor, _rebuild_parameter) \
+    if not isinstance(func, Record) or func.fn not in (_rebuild_tensor, _rebuild_parameter) \
             or not isinstance(new_type, _TensorClass):
         raise CheckpointFormatError("a tensor-subclass record rebuilds something other than a tensor")
     return func(*args)
@@ -130,7 +115,7 @@ def _ordered_dict(*args: Any) -> collections.OrderedDict:
 
 
 # (module, name) -> what the file gets instead. Nothing here runs code of the file's choosing;
-# the storage types and tensor classes are frozen, the functions are wrapped in `_Record`.
+# the storage types and tensor classes are frozen, the functions are wrapped in `Record`.
 _ALLOWED: dict[tuple[str, str], Any] = {
     ("collections", "OrderedDict"): _ordered_dict,
     ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
@@ -144,25 +129,17 @@ _ALLOWED: dict[tuple[str, str], Any] = {
 _ALLOWED.update({("torch", name): _StorageType(name, dtype) for name, dtype in _STORAGE_TYPES.items()})
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
+_FIX = "If you trust the file, re-save only the weights: torch.save(model.state_dict(), path)."
+
+
+class _RestrictedUnpickler(RestrictedUnpickler):
     """Admits only `_ALLOWED`; storages come back as `_Storage` placeholders."""
 
-    def __init__(self, file: BinaryIO, source: str, storages: dict[str, _Storage]) -> None:
-        super().__init__(file, encoding="latin1")
-        self.source = source
-        self.storages = storages
+    error = UnsafeCheckpointError
 
-    def find_class(self, module: str, name: str) -> Any:
-        allowed = _ALLOWED.get((module, name))
-        if allowed is None:
-            # name it as Python 3 does (protocol-2 pickles say __builtin__ for builtins)
-            module, name = _compat_pickle.NAME_MAPPING.get(
-                (module, name), (_compat_pickle.IMPORT_MAPPING.get(module, module), name))
-            raise UnsafeCheckpointError(
-                f"{self.source}: refusing to load {module}.{name}: a weights file may only hold tensors "
-                f"(and dicts, lists and numbers around them). Nothing from the file was run. If you trust "
-                f"the file, re-save only the weights: torch.save(model.state_dict(), path).")
-        return _Record(allowed) if callable(allowed) else allowed
+    def __init__(self, file: BinaryIO, source: str, storages: dict[str, _Storage]) -> None:
+        super().__init__(file, source, _ALLOWED, _FIX)
+        self.storages = storages
 
     def persistent_load(self, pid: Any) -> Any:
         if not isinstance(pid, tuple) or not pid:
@@ -239,7 +216,7 @@ def _materialize(obj: Any, read: Callable[[_Storage], bytes], source: str, bigen
         return type(obj)((k, _materialize(v, read, source, bigendian)) for k, v in obj.items())
     if isinstance(obj, (list, tuple)):
         return type(obj)(_materialize(v, read, source, bigendian) for v in obj)
-    if isinstance(obj, (_Storage, _StorageType, _TensorClass, _Record)):
+    if isinstance(obj, (_Storage, _StorageType, _TensorClass, Record)):
         raise CheckpointFormatError(f"{source}: holds a bare {type(obj).__name__}, not a tensor")
     return obj
 
@@ -307,6 +284,21 @@ def _load_legacy(path: str) -> Any:
         return cache[st.key]
 
     return _materialize(obj, read, path, bigendian)
+
+
+def is_torch_checkpoint(path: str | os.PathLike) -> bool:
+    """Whether `torch.save` wrote the file: a zip with one `data.pkl`, or a pickle that opens
+    with torch's magic number (read by an unpickler that admits no global at all)."""
+    path = os.fspath(path)
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            return any(n == "data.pkl" or n.endswith("/data.pkl") for n in archive.namelist())
+    with open(path, "rb") as f:
+        try:
+            return RestrictedUnpickler(f, path, {}, "").load() == LEGACY_MAGIC
+        except (pickle.UnpicklingError, EOFError, TypeError, ValueError, AttributeError, IndexError, KeyError,
+                struct.error, UnicodeDecodeError):
+            return False
 
 
 def load_torch_object(path: str | os.PathLike) -> Any:

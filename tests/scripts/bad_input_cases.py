@@ -329,7 +329,7 @@ def _(ws):
 def _(ws):
     ck = _trained_checkpoints(ws)
     for step in ("step_2", "step_4"):
-        path = os.path.join(ck, step, "model.pdparams")
+        path = os.path.join(ck, step, "model.safetensors")
         with open(path, "rb") as f:
             data = f.read()
         with open(path, "wb") as f:
@@ -338,7 +338,7 @@ def _(ws):
     message = raised(lambda: _mlp_task(ws, num_epoch=2).finetune(_train(ws)), RuntimeError)
     assert digest(ck) == before
     # the sizes follow paddle's parameter names, which depend on what the process built before
-    size = os.path.getsize(os.path.join(ck, "step_2", "model.pdparams"))
+    size = os.path.getsize(os.path.join(ck, "step_2", "model.safetensors"))
     sizes = f"({size} bytes, the manifest says {size + 10})"
     assert sizes in message
     return message.replace(sizes, "(<size> bytes, the manifest says <size + 10>)"), \
@@ -447,14 +447,236 @@ def _(ws):
 
 
 # ---------------------------------------------------------------- hubtrain's own checkpoints
+def _relist(path: str, fmt: int) -> None:
+    """Write the manifest of checkpoint `path` for the files now in it, as whoever wrote them would."""
+    import json
+    files = {}
+    for name in sorted(os.listdir(path)):
+        if name != "manifest.json":
+            with open(os.path.join(path, name), "rb") as f:
+                data = f.read()
+            files[name] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    with open(os.path.join(path, "manifest.json"), "w") as f:
+        json.dump({"format": fmt, "step": 2, "files": files}, f)
+
+
+@case("checkpoint-format1-code", "checkpoints",
+      "a format-1 checkpoint (the previous release's pickles) whose `model.pdparams` calls `os.system`")
+def _(ws):
+    import json
+    import pickle
+
+    marker = ws.path("ran")
+
+    class Payload:
+        def __reduce__(self):
+            return os.system, (f"touch {marker}",)
+
+    step = ws.path("ck", "step_2")
+    os.makedirs(step)
+    with open(os.path.join(step, "model.pdparams"), "wb") as f:
+        pickle.dump({"fc.weight": Payload()}, f, protocol=4)
+    with open(os.path.join(step, "rng.pkl"), "wb") as f:
+        pickle.dump({}, f, protocol=4)
+    with open(os.path.join(step, "trainer_state.json"), "w") as f:
+        json.dump({}, f)
+    _relist(step, 1)
+    before = digest(ws.path("ck"))
+    message = raised(lambda: _mlp_task(ws).finetune(_train(ws)), RuntimeError)
+    assert digest(ws.path("ck")) == before and not os.path.exists(marker)
+    return message, "refused before anything in the file runs or training starts; the checkpoint is left as it was"
+
+
+@case("checkpoint-best-model-truncated", "checkpoints", "a truncated `best_model/` in the directory a run resumes")
+def _(ws):
+    from tiny import Digits
+    dev = Digits(ws.digits[1].x[:48], ws.digits[1].y[:48])
+    _mlp_task(ws, save_ckpt_interval=2, eval_interval=2).finetune_and_eval(_train(ws), dev)
+    path = ws.path("ck", "best_model", "model.safetensors")
+    with open(path, "rb") as f:
+        data = f.read()
+    with open(path, "wb") as f:
+        f.write(data[:-10])
+    before = digest(ws.path("ck"))
+    message = raised(lambda: _mlp_task(ws, num_epoch=2, eval_interval=2).finetune_and_eval(_train(ws), dev),
+                     RuntimeError)
+    assert digest(ws.path("ck")) == before
+    sizes = f"({len(data) - 10} bytes, the manifest says {len(data)})"
+    assert sizes in message
+    return message.replace(sizes, "(<size> bytes, the manifest says <size + 10>)"), \
+        "refused before the first step; nothing is overwritten"
+
+
+@case("checkpoint-empty-manifest", "checkpoints", "checkpoints whose `manifest.json` lists no files (`\"files\": {}`)")
+def _(ws):
+    import json
+    ck = _trained_checkpoints(ws)
+    for step in ("step_2", "step_4"):
+        path = os.path.join(ck, step, "manifest.json")
+        with open(path) as f:
+            manifest = json.load(f)
+        manifest["files"] = {}
+        with open(path, "w") as f:
+            json.dump(manifest, f)
+    before = digest(ck)
+    message = raised(lambda: _mlp_task(ws, num_epoch=2).finetune(_train(ws)), RuntimeError)
+    assert digest(ck) == before
+    return message, "refused before the first step; nothing is overwritten"
+
+
 # (cases for checkpoint files and their verification go above this line)
 
 
 # ---------------------------------------------------------------- files from users
+def _crafted_pdparams(path: str, marker: str) -> str:
+    """A .pdparams pickle beside a real tensor whose `__reduce__` calls os.system (to create `marker`)."""
+    import pickle
+
+    class Payload:
+        def __reduce__(self):
+            return os.system, (f"touch {marker}",)
+
+    with open(path, "wb") as f:
+        pickle.dump({"fc.weight": np.ones(2, np.float32), "payload": Payload()}, f, protocol=4)
+    return path
+
+
+@case("user-task-load-code", "user files", "`task.load(path)` on a `.pdparams` whose pickle calls `os.system`")
+def _(ws):
+    marker = ws.path("ran")
+    _crafted_pdparams(ws.path("evil.pdparams"), marker)
+    task = _mlp_task(ws)
+    before = [p.numpy().copy() for p in task.parameters()]
+    message = raised(lambda: task.load(ws.path("evil")))
+    assert not os.path.exists(marker)
+    assert all(np.array_equal(p.numpy(), b) for p, b in zip(task.parameters(), before))
+    return message, "refused before anything in the file runs; the task's weights are left as they were"
+
+
+@case("user-module-directory-code", "user files",
+      "`hub.Module(directory=...)` whose `model_state.pdparams` calls `os.system`")
+def _(ws):
+    marker = ws.path("ran")
+    module = ws.path("module")
+    shutil.copytree(ws.bert_dir(), module)
+    _crafted_pdparams(os.path.join(module, "model_state.pdparams"), marker)
+    before = digest(module)
+    message = raised(lambda: _hub().Module(directory=module))
+    assert not os.path.exists(marker) and digest(module) == before
+    return message, "refused before anything in the file runs; the directory is left as it was"
+
+
+@case("user-init-model-code", "user files", "`init_model_path` naming a `.pdparams` whose pickle calls `os.system`")
+def _(ws):
+    from hubtrain.pipeline import warm_start
+    marker = ws.path("ran")
+    path = _crafted_pdparams(ws.path("evil.pdparams"), marker)
+    task = _mlp_task(ws)
+    before = [p.numpy().copy() for p in task.parameters()]
+    message = raised(lambda: warm_start(task, path))
+    assert not os.path.exists(marker)
+    assert all(np.array_equal(p.numpy(), b) for p, b in zip(task.parameters(), before))
+    return message, "refused before anything in the file runs; the task's weights are left as they were"
+
+
 # (cases for weights and module files from users go above this line)
 
 
 # ---------------------------------------------------------------- run files and their workspace
+def _runner_only(ws: Workspace, entries: str, name: str = "run.yaml") -> str:
+    """A run file of the BBC News sections whose runner list is `entries` alone."""
+    from pipeline_workspace import BBC_RUN
+
+    path = _run_file(ws, "", name)
+    with open(path, "w") as f:
+        f.write((BBC_RUN % "").split("runner:")[0] + "runner:\n" + entries)
+    return path
+
+
+@case("runfile-workspace-key", "run file", "`workspace: \"/\"` in a run file")
+def _(ws):
+    from hubtrain.pipeline import load_run
+    from pipeline_workspace import BBC_RUN
+    path = _run_file(ws, "")
+    with open(path, "w") as f:
+        f.write('workspace: "/"\n' + BBC_RUN % "")
+    message = raised(lambda: load_run(path))
+    assert not os.path.exists(ws.path("ws", "ckpt"))
+    return message, "refused before anything runs: no checkpoint directory"
+
+
+@case("runfile-path-outside-workspace", "run file", "`checkpoint_dir: \"../elsewhere\"` in a train entry")
+def _(ws):
+    from hubtrain.pipeline import load_run
+    path = _run_file(ws, "")
+    with open(path) as f:
+        text = f.read()
+    with open(path, "w") as f:
+        f.write(text.replace('"{workspace}/ckpt"', '"../elsewhere"'))
+    message = raised(lambda: load_run(path))
+    assert not os.path.exists(ws.path("elsewhere"))
+    return message, "nothing is written outside the workspace (or in it)"
+
+
+@case("runfile-existing-output", "run file", "a predict entry whose `output_file` already exists")
+def _(ws):
+    from hubtrain.pipeline import load_run
+    kept = ws.path("ws", "predictions.jsonl")
+    os.makedirs(ws.path("ws"))
+    with open(kept, "w") as f:
+        f.write("{\"index\": 0}\n")
+    path = _run_file(ws, "  - {name: predict, class: predict, output_file: predictions.jsonl}")
+    message = raised(lambda: load_run(path))
+    with open(kept) as f:
+        assert f.read() == "{\"index\": 0}\n"
+    assert not os.path.exists(ws.path("ws", "ckpt"))
+    return message, "refused before any stage runs: the file is left as it was"
+
+
+@case("runfile-alias-bomb", "run file", "a 359-byte run file of nested aliases (nine levels, nine aliases each)")
+def _(ws):
+    from hubtrain.pipeline import load_run
+    lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
+    for prev, name in zip("abcdefghi", "bcdefghij"):
+        lines.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]")
+    os.makedirs(ws.path("ws"))
+    path = ws.path("ws", "laughs.yaml")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return raised(lambda: load_run(path)), "refused while reading, in milliseconds: nothing is expanded or built"
+
+
+@case("runfile-predict-without-weights", "run file",
+      "a run file whose only entry is `class: predict`, with no checkpoint to load")
+def _(ws):
+    from hubtrain.pipeline import load_run
+    path = _runner_only(ws, "  - {name: guess, class: predict, output_file: out.jsonl}\n")
+    message = raised(lambda: load_run(path))
+    assert not os.path.exists(ws.path("ws", "out.jsonl"))
+    return message, "refused before any stage runs: no predictions written"
+
+
+@case("runfile-max-steps-0", "run file", "`max_steps: 0` in a train entry")
+def _(ws):
+    from hubtrain.pipeline import load_run
+    return raised(lambda: load_run(_run_file(ws, "    max_steps: 0"))), "refused before anything runs"
+
+
+@case("runfile-dataset-without-train-file", "run file",
+      "a `BaseNLPDataset` section with no `train_file`, and a train entry")
+def _(ws):
+    from hubtrain.pipeline import load_run
+    from pipeline_workspace import BBC_RUN
+    os.makedirs(ws.path("ws", "data"))
+    with open(ws.path("ws", "data", "dev.tsv"), "w") as f:
+        f.write("good film\t1\n")
+    path = ws.path("ws", "run.yaml")
+    with open(path, "w") as f:
+        f.write((BBC_RUN % "").replace("{class: BBCNews, few_shot: 5}", '{class: BaseNLPDataset, base_path: data, '
+                                                                       'dev_file: dev.tsv, label_list: ["0", "1"]}'))
+    return raised(lambda: load_run(path)), "refused before anything runs"
+
+
 # (cases for run files go above this line)
 
 
@@ -463,10 +685,80 @@ def _(ws):
 
 
 # ---------------------------------------------------------------- commands and data files
+@case("data-header-read-as-data", "data",
+      "a TSV whose first line is a header (`text_a<TAB>label`) read without `train_file_with_header=True`")
+def _(ws):
+    return raised(_tsv_dataset(ws, "text_a\tlabel\ngood\t1\n"), ValueError), "the file is only read"
+
+
+@case("data-space-separated-row", "data", "a TSV row whose columns are separated by spaces, not a tab")
+def _(ws):
+    return raised(_tsv_dataset(ws, "good film\t1\nbad film 0\n"), ValueError), "the file is only read"
+
+
+@case("data-trailing-tab", "data", "a TSV row ending with a tab (an empty last column)")
+def _(ws):
+    return raised(_tsv_dataset(ws, "good film\t1\nbad film\t0\t\n"), ValueError), "the file is only read"
+
+
+def _command_error(argv: list) -> tuple[int, str]:
+    """The exit status of `hubtrain ARGV` and what it printed on stderr."""
+    import contextlib
+    import io
+
+    from hubtrain.cli import main
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        status = main(argv)
+    return status, err.getvalue().strip()
+
+
+@case("cli-eval-checkpoint-dir-nowhere", "commands", "`hubtrain eval ... --checkpoint-dir nowhere`: no such folder")
+def _(ws):
+    status, message = _command_error(["eval", "--module", ws.bert_dir(), "--dataset", "BaseNLPDataset",
+                                      "--checkpoint-dir", ws.path("nowhere")])
+    assert status == 2 and not os.path.exists(ws.path("nowhere"))
+    return message, "refused before anything is built: no folder is created"
+
+
+def _predict_lines(ws: Workspace, data: bytes, **options) -> str:
+    from hubtrain.export.commands import read_examples
+    path = ws.path("input.txt")
+    with open(path, "wb") as f:
+        f.write(data)
+    return raised(lambda: list(read_examples(path, "text", **options)), ValueError)
+
+
+@case("cli-predict-too-many-fields", "commands",
+      "`hubtrain predict EXPORT --input FILE` whose lines are `text<TAB>label` (for a classifier with labels 0, 1)")
+def _(ws):
+    message = _predict_lines(ws, b"good film\t1\n", pairs=True, labels=["0", "1"])
+    return message, "refused before the output file is opened"
+
+
+@case("cli-predict-not-utf8", "commands", "`hubtrain predict EXPORT --input FILE` with a Latin-1 byte on line 2")
+def _(ws):
+    message = _predict_lines(ws, "fine\ncaf\u00e9 ok\n".encode("latin-1"), pairs=True)
+    return message, "refused before the output file is opened"
+
+
 # (cases for the command line and data files go above this line)
 
 
 # ---------------------------------------------------------------- modules and tasks
+@case("task-unknown-metric", "tasks",
+      "`metrics_choices` naming a metric the classifier cannot compute (`auc`)")
+def _(ws):
+    from tiny import mlp_backbone
+    hub = _hub()
+    message = raised(lambda: hub.ImageClassifierTask(feature=mlp_backbone(), num_classes=10,
+                                                     metrics_choices=["acc", "auc"],
+                                                     config=hub.RunConfig(checkpoint_dir=ws.path("ck"))),
+                     ValueError)
+    assert not os.path.exists(ws.path("ck"))
+    return message, "refused when the task is built: no run starts and its checkpoint_dir is not created"
+
+
 # (cases for modules and task options go above this line)
 
 

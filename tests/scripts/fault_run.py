@@ -14,7 +14,7 @@ Test-only behaviour, from the environment; none of it is in the library:
   FAULT_MARKER=path      written when the run pauses at FAULT_PAUSE or FAULT_PAUSE_EVAL
   FAULT_PAUSE=ev=pat;ev=pat     pause (sleep until killed) when Python's audit events match in
                          this order (an argument matching the glob *pat*), e.g.
-                         "open=.tmp-step_8-*/optimizer.pdopt": the pause lands inside the
+                         "open=.tmp-step_8-*/optimizer.safetensors": the pause lands inside the
                          library's checkpoint writing, just before that operation
   FAULT_PAUSE_EVAL=S:B   pause during the dev evaluation at step S, after its batch B
   FAULT_STEP_SLEEP=sec   sleep after every step (so a signal lands mid-run)

@@ -119,11 +119,12 @@ def leftovers(ckpt):
 
 
 def same_files(a, b, names):
-    """Byte-for-byte the same tensors in two checkpoint directories (paddle.load, compared as arrays)."""
-    import paddle
+    """Byte-for-byte the same tensors in two checkpoint directories (read back, compared as arrays)."""
+    from hubtrain.serialization.records import read_record, read_weights
 
     for name in names:
-        left, right = paddle.load(os.path.join(a, name)), paddle.load(os.path.join(b, name))
+        read = read_weights if name == "model.safetensors" else read_record
+        left, right = read(os.path.join(a, name)), read(os.path.join(b, name))
         assert sorted(left) == sorted(right), name
         for key in left:
             lv, rv = left[key], right[key]
@@ -166,8 +167,9 @@ def assert_same_as_straight(straight, out, ckpt):
     for name in a.files:
         assert np.array_equal(a[name], b[name]), name
     ref = os.path.join(straight, "ck")
-    same_files(os.path.join(ref, "step_76"), os.path.join(ckpt, "step_76"), ["model.pdparams", "optimizer.pdopt"])
-    same_files(os.path.join(ref, "best_model"), os.path.join(ckpt, "best_model"), ["model.pdparams"])
+    same_files(os.path.join(ref, "step_76"), os.path.join(ckpt, "step_76"),
+               ["model.safetensors", "optimizer.safetensors"])
+    same_files(os.path.join(ref, "best_model"), os.path.join(ckpt, "best_model"), ["model.safetensors"])
     with open(os.path.join(ref, "step_76", "trainer_state.json")) as f, \
             open(os.path.join(ckpt, "step_76", "trainer_state.json")) as g:
         assert json.load(f) == json.load(g)

@@ -1,12 +1,12 @@
-"""A workspace for run-file tests: a tiny sentiment dataset as TSV files and a run file over the
-tiny BERT module directory."""
+"""A workspace for run-file tests: a tiny sentiment dataset as TSV files and a run file over a
+copy of the tiny BERT module directory, all inside the workspace (the run file's folder)."""
 import os
+import shutil
 
 from tiny_text import sentiment_rows
 
 # A run file on the offline BBC News set; %s takes more runner entries or keys of the first.
 BBC_RUN = """\
-workspace: "."
 module: {name: all-minilm-l6-v2}
 dataset: {class: BBCNews, few_shot: 5}
 task: {class: TextClassifierTask, max_seq_len: 64}
@@ -20,8 +20,7 @@ runner:
 """
 
 RUN_FILE = """\
-workspace: "."
-module: {{directory: "{module}"}}
+module: {{directory: "{{workspace}}/module"}}
 dataset: {{class: BaseNLPDataset, base_path: "{{workspace}}/data", train_file: train.tsv, dev_file: dev.tsv,
            test_file: test.tsv, label_list: ["0", "1"]}}
 task: {{class: TextClassifierTask, feature: pooled_output, max_seq_len: 32}}
@@ -52,13 +51,16 @@ def write_data(workspace, sizes=(64, 24, 24)):
 
 
 def write_run_file(workspace, module_dir, entries=TRAIN_ENTRY, name="run.yaml"):
-    """The run file (entries: YAML lines of the runner list) in `workspace`, with its data."""
+    """The run file (entries: YAML lines of the runner list) in `workspace`, with its data and a
+    copy of the module directory `module_dir` (a run file names only paths inside its folder)."""
     os.makedirs(workspace, exist_ok=True)
     if not os.path.isdir(os.path.join(workspace, "data")):
         write_data(workspace)
+    if not os.path.isdir(os.path.join(workspace, "module")):
+        shutil.copytree(module_dir, os.path.join(workspace, "module"))
     path = os.path.join(workspace, name)
     with open(path, "w", encoding="utf-8") as f:
-        f.write(RUN_FILE.format(module=module_dir, entries=entries.rstrip("\n")))
+        f.write(RUN_FILE.format(entries=entries.rstrip("\n")))
     return path
 
 

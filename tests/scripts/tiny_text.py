@@ -55,3 +55,12 @@ def write_tiny_family(directory, family):
     model_cls(config).save_pretrained(directory)
     tokenizer_cls(vocab).save_pretrained(directory)
     return directory
+
+
+def sentiment_dataset(root, n):
+    """`n` of `sentiment_rows` written to root/train.tsv and read back as a BaseNLPDataset."""
+    import hubtrain as hub
+
+    with open(os.path.join(root, "train.tsv"), "w", encoding="utf-8") as f:
+        f.writelines(f"{text}\t{['neg', 'pos'][int(label)]}\n" for text, label in sentiment_rows(n))
+    return hub.dataset.BaseNLPDataset(base_path=str(root), train_file="train.tsv", label_list=["neg", "pos"])
