@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 # public name -> the module that defines it ("" for a subpackage of the same name)
 _EXPORTS = {
     "RunConfig": ".config",
+    "Model": ".compat.hapi",
     "CheckpointError": ".engine.checkpoint",
     "NonFiniteError": ".engine.numerics",
     "TrainingInterrupted": ".engine.signals",
@@ -35,7 +36,7 @@ _EXPORTS = {
 }
 
 __all__ = [
-    "RunConfig", "RunState", "RunEnv", "TrainState", "TrainControl", "CheckpointError", "NonFiniteError",
+    "Model", "RunConfig", "RunState", "RunEnv", "TrainState", "TrainControl", "CheckpointError", "NonFiniteError",
     "TrainingInterrupted",
     "BaseTask", "ClassifierTask", "ImageClassifierTask", "TextClassifierTask",
     "create_img_cls_task", "create_text_cls_task",

@@ -155,6 +155,7 @@ class TrainState:
     seed: int = 0
     stopped: bool = False         # ended before its last step (early stopping): a resume trains no more
     skipped_batches: int = 0      # left out for a non-finite loss or gradient (on_nonfinite="skip")
+    samples: int = 0              # training samples seen by this process (counted by engine/loop.py)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -167,12 +168,16 @@ class TrainState:
 
 @dataclass
 class TrainControl:
-    """Flags set during a step; the event bridge acts on them and clears them."""
+    """Flags set during a step; the event bridge acts on them and clears them. In engine/loop.py,
+    `should_end_pass` ends the running pass after the batch in hand (the loop clears it) and
+    `should_stop` ends a fit after the running epoch and its evaluation."""
 
     should_log: bool = False
     should_evaluate: bool = False
     should_save: bool = False
     should_stop: bool = False
+    should_end_pass: bool = False
 
     def reset(self) -> None:
         self.should_log = self.should_evaluate = self.should_save = self.should_stop = False
+        self.should_end_pass = False

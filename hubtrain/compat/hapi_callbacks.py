@@ -1,0 +1,107 @@
+"""paddle.callbacks driven by the engine's events: the same hooks, arguments and `logs` that
+paddle.Model's loops give them, so ProgBarLogger, ModelCheckpoint, LRScheduler, EarlyStopping,
+ReduceLROnPlateau, VisualDL and users' own callbacks behave on hub.Model as on paddle.Model."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Optional
+
+import paddle
+
+from ..engine.events import Callback
+from ..engine.step import as_list
+
+if TYPE_CHECKING:
+    from ..engine.loop import Loop
+    from .hapi import Model, Prepared, ShardMerge
+
+__all__ = ["PaddleCallbacks"]
+
+_MODES = {"train": "train", "eval": "eval", "predict": "predict"}
+
+
+class PaddleCallbacks(Callback):
+    """Calls a paddle `CallbackList` where paddle.Model's loops call it.
+
+    `logs` is the model's one logs dict, shared by its passes as paddle.Model shares its own; at
+    each batch's end it gets the batch's loss and the metrics' running values, `step` and
+    `batch_size`. A set `model.num_iters` counts batches down and ends the pass at zero, setting
+    `model.stop_training`, which ends a fit after the running epoch and its evaluation.
+    """
+
+    order = -100  # before engine callbacks: they see what paddle's callbacks decided
+
+    def __init__(self, model: "Model", callbacks: Any, logs: dict, prepared: "Prepared", merge: "ShardMerge",
+                 eval_steps: Optional[int] = None) -> None:
+        self.model, self.cbks, self.logs = model, callbacks, logs
+        self.prepared, self.merge = prepared, merge
+        self.eval_steps = eval_steps  # evaluate(num_iters=...) announces fewer steps than the loader has
+        self.nranks = paddle.distributed.ParallelEnv().nranks
+
+    # fit
+    def fit_begin(self, loop: "Loop") -> None:
+        self.cbks.on_begin("train")
+
+    def epoch_begin(self, loop: "Loop") -> None:
+        self.cbks.on_epoch_begin(loop.state.epoch)
+
+    def epoch_end(self, loop: "Loop") -> None:
+        self.prepared.reset_metrics()
+        self.cbks.on_epoch_end(loop.state.epoch, self.logs)
+        self._stop_if_asked(loop)
+
+    def fit_end(self, loop: "Loop") -> None:
+        self.cbks.on_end("train", self.logs)
+
+    # evaluation and prediction
+    def eval_begin(self, loop: "Loop") -> None:
+        steps = self.eval_steps if self.eval_steps is not None else loop.steps
+        self.cbks.on_begin("eval", {"steps": steps, "metrics": self.prepared.metric_names()})
+
+    def eval_end(self, loop: "Loop") -> None:
+        self.prepared.reset_metrics()
+        self.cbks.on_end("eval", self.logs)
+        self._stop_if_asked(loop)
+
+    def predict_begin(self, loop: "Loop") -> None:
+        self.cbks.on_begin("predict", {"steps": loop.steps})
+
+    def predict_end(self, loop: "Loop") -> None:
+        self.prepared.reset_metrics()
+        self.cbks.on_end("predict", self.logs)
+
+    # batches
+    def batch_begin(self, loop: "Loop") -> None:
+        self.cbks.on_batch_begin(_MODES[loop.phase], loop.batch.index, self.logs)
+
+    def batch_end(self, loop: "Loop") -> None:
+        logs, model = self.logs, self.model
+        if loop.phase != "predict":
+            logs.update(zip(self.prepared.metric_names(), self._values(loop.result)))
+        logs["step"] = loop.batch.index
+        merged = self.merge.last_batch if loop.phase == "eval" else 0
+        logs["batch_size"] = merged if merged else loop.batch.size * self.nranks
+        self.cbks.on_batch_end(_MODES[loop.phase], loop.batch.index, logs)
+        left = getattr(model, "num_iters", None)
+        if left is not None:
+            model.num_iters = left - 1
+            if model.num_iters <= 0:
+                model.stop_training = True
+                del model.num_iters
+                loop.control.should_end_pass = True
+
+    def _values(self, outs: Any) -> list:
+        """The batch's loss terms and every metric's running value, in `metrics_names()` order."""
+        has_loss, metrics = self.prepared.loss is not None, self.prepared.metrics
+        if has_loss and metrics:
+            values: list = [[float(v) for v in outs[0]]]
+        elif has_loss:
+            values = [[float(v) for v in outs]]
+        else:
+            values = []
+        for metric in metrics:
+            values.extend(as_list(metric.accumulate()))
+        return values
+
+    def _stop_if_asked(self, loop: "Loop") -> None:
+        if self.model.stop_training:
+            loop.control.should_stop = True
