@@ -15,7 +15,7 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 os.environ.setdefault("HUBTRAIN_LOG_LEVEL", "WARNING")  # read when hubtrain is imported
 warnings.filterwarnings("ignore", category=UserWarning, module=r"paddle\.")  # ccache notice, hapi's to_tensor copy
@@ -55,9 +55,12 @@ class ArrayDataset(Dataset):
 
 # ---------------------------------------------------------------------------------------- models
 class MLPBackbone(nn.Layer):
-    def __init__(self, hidden: int = 128) -> None:
+    """inputs -> hidden -> ReLU, then, if `deep`, Dropout(0.1) -> hidden."""
+
+    def __init__(self, hidden: int = 128, inputs: int = 784, deep: bool = True) -> None:
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(784, hidden), nn.ReLU(), nn.Dropout(0.1), nn.Linear(hidden, hidden))
+        tail = [nn.Dropout(0.1), nn.Linear(hidden, hidden)] if deep else []
+        self.net = nn.Sequential(nn.Linear(inputs, hidden), nn.ReLU(), *tail)
 
     def forward(self, x):
         return self.net(x)
@@ -147,17 +150,20 @@ class Workload:
         return ArrayDataset(self.x, self.y, steps * self.batch_size)
 
 
-def mlp_workload(steps: int, repeats: int, warmup: int, batch: int = 64, hidden: int = 128) -> Workload:
+def mlp_workload(steps: int, repeats: int, warmup: int, batch: int = 64, hidden: int = 128, inputs: int = 784,
+                 deep: bool = True) -> Workload:
     """The suite's MLP has 128 hidden units: small enough that the loop's own work (fetching the
     batch, callbacks, bookkeeping) is a visible share of a CPU step. With 512, a CPU step is
-    mostly matrix products and the frameworks come out within 1-2% of each other."""
+    mostly matrix products and the frameworks come out within 1-2% of each other. `deep=False`
+    leaves out the second hidden layer: inputs -> hidden -> 10."""
     rng = np.random.RandomState(0)
     n = max(steps, warmup) * batch
-    x = rng.standard_normal((n, 784)).astype("float32")
+    x = rng.standard_normal((n, inputs)).astype("float32")
     y = rng.randint(0, 10, (n, 1)).astype("int64")
-    return Workload("mlp", lambda: MLPBackbone(hidden), hidden, 10, x, y, InputSpec([None, 784], "float32", "x"),
-                    batch, steps, repeats, warmup,
-                    f"MLP 784-{hidden}-ReLU-Dropout-{hidden}-10, batch {batch}, {steps} steps")
+    layers = f"{inputs}-{hidden}-ReLU" + (f"-Dropout-{hidden}" if deep else "")
+    return Workload("mlp", lambda: MLPBackbone(hidden, inputs, deep), hidden, 10, x, y,
+                    InputSpec([None, inputs], "float32", "x"), batch, steps, repeats, warmup,
+                    f"MLP {layers}-10, batch {batch}, {steps} steps")
 
 
 def transformer_workload(steps: int, repeats: int, warmup: int, d_model: int = 256, layers: int = 4,
@@ -284,6 +290,16 @@ def bench(w: Workload, device: str, runners: dict[str, Runner]) -> dict:
         rows.append(entry)
     return {"workload": w.name, "description": w.description, "steps": w.steps, "repeats": w.repeats,
             "batch_size": w.batch_size, "rows": rows}
+
+
+def alternating(repeats: int, kinds: tuple, run: Callable[[Any, int], dict]) -> dict:
+    """`run(kind, r)` for every kind in each of `repeats` rounds, the order reversed every other
+    round so that a drift in the machine's speed falls on all kinds alike; results by kind."""
+    runs: dict[Any, list] = {kind: [] for kind in kinds}
+    for r in range(repeats):
+        for kind in (kinds if r % 2 == 0 else kinds[::-1]):
+            runs[kind].append(run(kind, r))
+    return runs
 
 
 def quartiles(values: Sequence[float]) -> tuple[float, float]:

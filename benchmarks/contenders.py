@@ -70,33 +70,39 @@ def run_hand(w: Workload, steps: int, device: str, clock: Optional[Clock] = None
     net = fresh_network(w)
     opt = adam(net)
     data = w.dataset(steps)
-    gc.collect()
-    sync(device)
-    t0 = time.perf_counter()
-    loader = DataLoader(data, batch_sampler=BatchSampler(data, batch_size=w.batch_size, shuffle=True),
+    result: dict = {}
+    elapsed = timed(lambda: result.update(hand_fit(net, opt, data, w.batch_size, clock=clock)), device)
+    return {"seconds": elapsed, "step_s": clock.step_s(), **result}
+
+
+def hand_fit(net: nn.Layer, opt: paddle.optimizer.Optimizer, data: Dataset, batch_size: int, epochs: int = 1,
+             clock: Optional[Clock] = None) -> dict:
+    """The hand-written loop over `epochs` shuffled passes of `data`: {"steps": ..., "loss": ...,
+    "acc": ...} (the loss and accuracy of the last 10 steps read)."""
+    clock = clock or Clock()
+    loader = DataLoader(data, batch_sampler=BatchSampler(data, batch_size=batch_size, shuffle=True),
                         return_list=True)
     net.train()
     loss_sum, correct, seen, done = None, None, 0, 0
     last = {}
-    for x, y in loader:
-        logits = net(x)
-        loss = nn.functional.cross_entropy(logits, y)
-        loss.backward()
-        opt.step()
-        opt.clear_grad()
-        hit = (logits.argmax(axis=-1, keepdim=True) == y).astype("int64").sum()
-        batch_loss = loss.detach() * y.shape[0]
-        loss_sum = batch_loss if loss_sum is None else loss_sum + batch_loss
-        correct = hit if correct is None else correct + hit
-        seen += y.shape[0]
-        done += 1
-        if done % LOG_EVERY == 0:
-            last = {"loss": float(loss_sum) / seen, "acc": float(correct) / seen}
-            loss_sum, correct, seen = None, None, 0
-        clock.tick()
-    sync(device)
-    elapsed = time.perf_counter() - t0
-    return {"seconds": elapsed, "steps": done, "step_s": clock.step_s(), **last}
+    for _ in range(epochs):
+        for x, y in loader:
+            logits = net(x)
+            loss = nn.functional.cross_entropy(logits, y)
+            loss.backward()
+            opt.step()
+            opt.clear_grad()
+            hit = (logits.argmax(axis=-1, keepdim=True) == y).astype("int64").sum()
+            batch_loss = loss.detach() * y.shape[0]
+            loss_sum = batch_loss if loss_sum is None else loss_sum + batch_loss
+            correct = hit if correct is None else correct + hit
+            seen += y.shape[0]
+            done += 1
+            if done % LOG_EVERY == 0:
+                last = {"loss": float(loss_sum) / seen, "acc": float(correct) / seen}
+                loss_sum, correct, seen = None, None, 0
+            clock.tick()
+    return {"steps": done, **last}
 
 
 def timed(call: Callable[[], Any], device: str) -> float:
@@ -124,10 +130,17 @@ class StepClock(paddle.callbacks.Callback):
         self.clock.tick()
 
 
-def run_hapi(w: Workload, steps: int, device: str, clock: Optional[Clock] = None) -> dict:
+def hapi_model(w: Workload, model_class: type = paddle.Model) -> paddle.Model:
+    """`model_class(net, inputs, labels)` on a fresh network, prepared with Adam, cross-entropy and
+    accuracy: paddle.Model, or any class that takes its arguments (hub.Model)."""
     net = fresh_network(w)
-    model = paddle.Model(net, inputs=[w.input_spec], labels=[InputSpec([None, 1], "int64", "label")])
+    model = model_class(net, inputs=[w.input_spec], labels=[InputSpec([None, 1], "int64", "label")])
     model.prepare(adam(net), nn.CrossEntropyLoss(), paddle.metric.Accuracy())
+    return model
+
+
+def run_hapi(w: Workload, steps: int, device: str, clock: Optional[Clock] = None) -> dict:
+    model = hapi_model(w)
     data = w.dataset(steps)
     hook = StepClock(clock)
     elapsed = timed(lambda: model.fit(data, batch_size=w.batch_size, epochs=1, shuffle=True, verbose=0,
@@ -172,9 +185,7 @@ def run_hub_finetune(w: Workload, steps: int, device: str, clock: Optional[Clock
     final checkpoint)."""
     workdir = tempfile.mkdtemp(prefix="hubtrain-bench-")
     try:
-        strategy = hub.DefaultFinetuneStrategy(learning_rate=LR, optimizer_name="adam", regularization_coeff=0.0)
-        task = hub_task(w, device, num_epoch=1, batch_size=w.batch_size, strategy=strategy, seed=SEED,
-                        checkpoint_dir=f"{workdir}/ckpt", use_vdl=False)
+        task = finetune_task(w, device, f"{workdir}/ckpt")
         data = w.dataset(steps)
         hook = StepClock(clock)
         elapsed = timed(lambda: task.finetune(data, callbacks=[hook]), device)
@@ -182,6 +193,14 @@ def run_hub_finetune(w: Workload, steps: int, device: str, clock: Optional[Clock
                 "ending_s": hook.clock.since_last_step()}
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def finetune_task(w: Workload, device: str, checkpoint_dir: str, epochs: int = 1) -> hub.ImageClassifierTask:
+    """The task `finetune` trains: a RunConfig with Adam at a fixed rate and no regulariser
+    (DefaultFinetuneStrategy), the workload's batch, `epochs` epochs, no VisualDL."""
+    strategy = hub.DefaultFinetuneStrategy(learning_rate=LR, optimizer_name="adam", regularization_coeff=0.0)
+    return hub_task(w, device, num_epoch=epochs, batch_size=w.batch_size, strategy=strategy, seed=SEED,
+                    checkpoint_dir=checkpoint_dir, use_vdl=False)
 
 
 class _DictDataset(Dataset):

@@ -40,8 +40,8 @@ import tempfile
 import time
 from typing import Any, Callable, Optional
 
-from common import (add_loop_options, bench, check_device, environment, mlp_workload, progress, quartiles, row,
-                    transformer_workload)
+from common import (add_loop_options, alternating, bench, check_device, environment, mlp_workload, progress, quartiles,
+                    row, transformer_workload)
 from contenders import (HAND, HAPI, HUB, HUB_FINETUNE, HUB_LOSS_ONLY, TRAINER, quiet_trainer, run_hand, run_hapi,
                         run_hub, run_hub_finetune, run_hub_loss_only, run_trainer)
 from lockstep import bench_in_turns, step_table
@@ -112,16 +112,6 @@ def fit_run(workload: str, processes: int, steps: int, global_batch: int, warmup
         raise RuntimeError(f"{' '.join(cmd)} failed (exit {done.returncode}):\n{logs}")
     with open(out) as f:
         return json.load(f)
-
-
-def alternating(repeats: int, kinds: tuple, run: Callable[[Any, int], dict]) -> dict:
-    """`run(kind, r)` for every kind in each of `repeats` rounds, the order reversed every other
-    round so that a drift in the machine's speed falls on all kinds alike; results by kind."""
-    runs: dict[Any, list] = {kind: [] for kind in kinds}
-    for r in range(repeats):
-        for kind in (kinds if r % 2 == 0 else kinds[::-1]):
-            runs[kind].append(run(kind, r))
-    return runs
 
 
 def static_part(args: argparse.Namespace, steps: int, pairs: int) -> list:
