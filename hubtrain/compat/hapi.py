@@ -28,7 +28,7 @@ from ..serialization.paddle_pickle import load_paddle_file
 from . import paddle_private
 from .hapi_callbacks import PaddleCallbacks
 
-__all__ = ["Model", "Prepared", "ShardMerge"]
+__all__ = ["Model", "Prepared", "ShardMerge", "matched_parameters"]
 
 _SAVED_SUFFIXES = ("", ".pdparams", ".pdopt", ".pdmodel")
 _AMP_LISTS = ("custom_white_list", "custom_black_list", "custom_black_varnames")
@@ -130,6 +130,29 @@ def _strip_suffix(path: str) -> str:
 
 def _read(path: str) -> Any:
     return load_paddle_file(path, return_numpy=True) if os.path.exists(path) else None
+
+
+def matched_parameters(network: paddle.nn.Layer, saved: dict, skip_mismatch: bool,
+                       source: Optional[str] = None) -> tuple[list, bool]:
+    """`network`'s (parameter, saved value) pairs, matched by structured name and shape as
+    paddle.Model.load matches them, and whether any parameter was left out. A missing or
+    misshapen one raises a ValueError (prefixed by `source` when given) unless `skip_mismatch`,
+    which warns and leaves it as it is."""
+    pairs, skipped = [], False
+    for key, param in network.state_dict().items():
+        value = saved.get(key)
+        if value is None:
+            problem = f"{key} is not found in the providing file."
+        elif list(value.shape) != list(param.shape):
+            problem = f"{key} receives a shape {list(value.shape)}, but the expected shape is {list(param.shape)}."
+        else:
+            pairs.append((param, value))
+            continue
+        if not skip_mismatch:
+            raise ValueError(problem if source is None else f"{source}: {problem} (skip_mismatch=True loads the others)")
+        warnings.warn(f"Skip loading for {key}. {problem}")
+        skipped = True
+    return pairs, skipped
 
 
 class Model(paddle.Model):
@@ -308,21 +331,8 @@ class Model(paddle.Model):
         path = _strip_suffix(path)
         saved = _read(path + ".pdparams")
         assert saved, "Failed to load parameters, please check path."
-        pairs = []
-        for key, param in self.network.state_dict().items():
-            value = saved.get(key)
-            if value is None:
-                problem = f"{key} is not found in the providing file."
-            elif list(value.shape) != list(param.shape):
-                problem = f"{key} receives a shape {list(value.shape)}, but the expected shape is {list(param.shape)}."
-            else:
-                pairs.append((param, value))
-                continue
-            if not skip_mismatch:
-                raise ValueError(problem)
-            warnings.warn(f"Skip loading for {key}. {problem}")
-            reset_optimizer = True
-        optimizer_state = None if reset_optimizer else _read(path + ".pdopt")
+        pairs, skipped = matched_parameters(self.network, saved, skip_mismatch)
+        optimizer_state = None if reset_optimizer or skipped else _read(path + ".pdopt")
         paddle_private.load_into(self, pairs, optimizer_state)
         scaler = None if self._hub_static else self.grad_scaler
         if scaler is not None and os.path.exists(path + ".pdscaler"):

@@ -9,7 +9,6 @@ import logging
 import math
 import os
 import time
-import warnings
 from typing import Any, Iterator, Optional, Sequence
 
 import paddle
@@ -389,6 +388,7 @@ class BaseTask(paddle.Model):
         `path.pdopt` unless `reset_optimizer`, `skip_mismatch` leaving absent or misshapen
         parameters as they are (and the optimizer reset). Each file is read by hubtrain's
         restricted unpickler, which refuses a pickle that would run code before it runs."""
+        from ..compat.hapi import matched_parameters
         from ..serialization.paddle_pickle import load_paddle_file
 
         prefix, suffix = os.path.splitext(path)
@@ -403,22 +403,9 @@ class BaseTask(paddle.Model):
         state = load_paddle_file(params, return_numpy=True)
         if not isinstance(state, dict) or not state:
             raise ValueError(f"{params} holds no parameters by name: give a file task.save(path) wrote.")
-        matched = []
-        for key, param in self.network.state_dict().items():
-            saved = state.get(key)
-            problem = None if saved is not None else f"{key} is not found in the providing file."
-            shape = list(getattr(saved, "shape", [None]))
-            if saved is not None and shape != list(param.shape):
-                problem = f"{key} receives a shape {shape}, but the expected shape is {list(param.shape)}."
-            if problem is None:
-                matched.append((param, saved))
-            elif skip_mismatch:
-                warnings.warn(f"Skip loading for {key}. {problem}")
-                reset_optimizer = True
-            else:
-                raise ValueError(f"{params}: {problem} (skip_mismatch=True loads the others)")
+        matched, skipped = matched_parameters(self.network, state, skip_mismatch, source=params)
         optimizer = prefix + ".pdopt"
-        optim_state = None if reset_optimizer or not os.path.isfile(optimizer) else \
+        optim_state = None if reset_optimizer or skipped or not os.path.isfile(optimizer) else \
             load_paddle_file(optimizer, return_numpy=True)
         if not paddle.in_dynamic_mode():
             return self._adapter.load(matched, optim_state)
