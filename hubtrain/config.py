@@ -42,7 +42,8 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
                        "a directory path (resumed from its newest checkpoint), or None "
                        "(a new ckpt_<timestamp>_<pid>_<random> of the run's own)"),
     "use_data_parallel": (lambda v: isinstance(v, bool), "True or False"),
-    "seed": (lambda v: _is_int(v) and v >= 0, "a whole number >= 0"),
+    "seed": (_optional(lambda v: _is_int(v) and v >= 0),
+             "a whole number >= 0, or None (nothing seeded; the batch order is drawn afresh and kept for resume)"),
     "max_steps": (_optional(_positive_int), "a whole number of steps >= 1, or None (run num_epoch epochs)"),
     "accumulate_steps": (_positive_int, "a whole number >= 1"),
     "grad_clip_norm": (_optional(lambda v: _number(v) and v > 0),
@@ -83,7 +84,7 @@ class RunConfig:
     save_ckpt_interval: Optional[int] = None
     checkpoint_dir: Optional[str] = None
     use_data_parallel: bool = True
-    seed: int = 42
+    seed: Optional[int] = None
     max_steps: Optional[int] = None
     accumulate_steps: int = 1
     grad_clip_norm: Optional[float] = None

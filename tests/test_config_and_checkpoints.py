@@ -13,6 +13,7 @@ from tiny import Digits, mlp_backbone
 # ---------------------------------------------------------------- RunConfig
 def test_config_defaults_match_paddlehub():
     c = hub.RunConfig()
+    assert c.seed is None  # nothing is seeded unless asked
     assert (c.num_epoch, c.batch_size, c.log_interval, c.eval_interval, c.save_ckpt_interval) == (1, 32, 10, 100, None)
     assert c.use_cuda is None and c.device == "cpu"
 
@@ -42,19 +43,19 @@ def test_config_use_cuda_true_without_gpu_is_a_clear_error():
 # ---------------------------------------------------------------- strategies
 def test_lr_schedule_steps_once_per_optimizer_step_under_accumulation(tmp_path, digits):
     train = Digits(digits[0].x[:160], digits[0].y[:160])     # 10 batches of 16
-    config = hub.RunConfig(num_epoch=1, batch_size=16, accumulate_steps=4,
+    config = hub.RunConfig(seed=0, num_epoch=1, batch_size=16, accumulate_steps=4,
                            strategy=hub.AdamWeightDecayStrategy(learning_rate=0.1, warmup_proportion=0.0))
     task = hub.ImageClassifierTask(feature=mlp_backbone(), num_classes=10, config=config)
     task.fit(train, batch_size=16, epochs=1, verbose=0, accumulate_grad_batches=4)
     # 10 batches, updates after batches 4, 8 and 10 (the epoch's end)
     assert task.train_state.optimizer_step == 3
-    assert task._optimizer._learning_rate.last_epoch == 3
+    assert task.current_run.optimization.scheduler.last_epoch == 3
 
 
 # ---------------------------------------------------------------- checkpoints
 def _finetuned(tmp_path, digits, **cfg):
     train = Digits(digits[0].x[:64], digits[0].y[:64])
-    config = hub.RunConfig(num_epoch=1, batch_size=16, save_ckpt_interval=2, checkpoint_dir=str(tmp_path / "ck"), **cfg)
+    config = hub.RunConfig(seed=0, num_epoch=1, batch_size=16, save_ckpt_interval=2, checkpoint_dir=str(tmp_path / "ck"), **cfg)
     task = hub.ImageClassifierTask(feature=mlp_backbone(), num_classes=10, config=config)
     task.finetune(train)
     return task, train
@@ -92,7 +93,7 @@ def test_damaged_newest_checkpoint_is_reported_and_the_previous_one_used(tmp_pat
     assert words in problems[0] and str(weights) in problems[0]
     # a run on the directory says so and resumes from step_2 (then goes on to write step_4 afresh)
     capsys.readouterr()
-    config = hub.RunConfig(num_epoch=1, batch_size=16, save_ckpt_interval=2, checkpoint_dir=str(tmp_path / "ck"))
+    config = hub.RunConfig(seed=0, num_epoch=1, batch_size=16, save_ckpt_interval=2, checkpoint_dir=str(tmp_path / "ck"))
     again = hub.ImageClassifierTask(feature=mlp_backbone(), num_classes=10, config=config)
     start = _StartStep()
     again.finetune(train, callbacks=[start])
@@ -110,7 +111,7 @@ def test_no_usable_checkpoint_is_an_error_and_nothing_is_overwritten(tmp_path, d
         f = tmp_path / "ck" / step / "model.safetensors"
         f.write_bytes(f.read_bytes()[:-10])
     before = {p: p.stat().st_mtime_ns for p in (tmp_path / "ck").rglob("*") if p.is_file() and p.name != ".lock"}
-    config = hub.RunConfig(num_epoch=2, batch_size=16, checkpoint_dir=str(tmp_path / "ck"))
+    config = hub.RunConfig(seed=0, num_epoch=2, batch_size=16, checkpoint_dir=str(tmp_path / "ck"))
     again = hub.ImageClassifierTask(feature=mlp_backbone(), num_classes=10, config=config)
     with pytest.raises(hub.CheckpointError, match="no usable checkpoint .*truncated.*Move or delete"):
         again.finetune(train)
@@ -120,7 +121,7 @@ def test_no_usable_checkpoint_is_an_error_and_nothing_is_overwritten(tmp_path, d
 
 def test_checkpoint_of_another_network_is_refused(tmp_path, digits):
     task, train = _finetuned(tmp_path, digits)
-    config = hub.RunConfig(num_epoch=2, batch_size=16, checkpoint_dir=str(tmp_path / "ck"))
+    config = hub.RunConfig(seed=0, num_epoch=2, batch_size=16, checkpoint_dir=str(tmp_path / "ck"))
     other = hub.ImageClassifierTask(feature=mlp_backbone(), num_classes=10, hidden_units=[16], config=config)
     with pytest.raises(hub.CheckpointError, match="different network.*new directory"):
         other.finetune(train)
@@ -132,7 +133,7 @@ def test_second_run_on_the_same_directory_is_refused(tmp_path, digits):
     manager.acquire()
     try:
         train = Digits(digits[0].x[:64], digits[0].y[:64])
-        config = hub.RunConfig(num_epoch=1, batch_size=16, checkpoint_dir=str(tmp_path / "ck"))
+        config = hub.RunConfig(seed=0, num_epoch=1, batch_size=16, checkpoint_dir=str(tmp_path / "ck"))
         task = hub.ImageClassifierTask(feature=mlp_backbone(), num_classes=10, config=config)
         with pytest.raises(hub.CheckpointError, match=f"in use by another run \\(process {os.getpid()}\\)"):
             task.finetune(train)
@@ -158,7 +159,7 @@ def test_leftovers_of_a_killed_write_are_cleaned(tmp_path, digits):
 def test_label_out_of_range_names_num_classes(tmp_path, digits):
     train = Digits(digits[0].x[:64], digits[0].y[:64])
     task = hub.ImageClassifierTask(feature=mlp_backbone(), num_classes=5,
-                                   config=hub.RunConfig(batch_size=16, checkpoint_dir=str(tmp_path / "ck")))
+                                   config=hub.RunConfig(seed=0, batch_size=16, checkpoint_dir=str(tmp_path / "ck")))
     with pytest.raises(ValueError, match=r"outside \[0, 5\).*num_classes=5"):
         task.finetune(train)
     assert not [n for n in os.listdir(tmp_path / "ck") if n.startswith("step_")]
@@ -169,7 +170,7 @@ def test_label_shape_that_disagrees_with_add_label(tmp_path, digits):
         def __getitem__(self, i):
             return self.x[i], np.int64(self.y[i])
 
-    task = hub.ImageClassifierTask(feature=mlp_backbone(), num_classes=10, config=hub.RunConfig(batch_size=16))
+    task = hub.ImageClassifierTask(feature=mlp_backbone(), num_classes=10, config=hub.RunConfig(seed=0, batch_size=16))
     with pytest.raises(ValueError, match=r"labels have shape \[16\].*_add_label\(\) declares 'label' with shape \[None, 1\]"):
         task.fit(FlatLabels(digits[0].x[:64], digits[0].y[:64]), batch_size=16, verbose=0)
 

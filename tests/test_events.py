@@ -61,7 +61,7 @@ class RecordingTask(hub.ImageClassifierTask):
 
 def _task(tmp_path, **cfg):
     options = dict(num_epoch=2, batch_size=10, log_interval=4, checkpoint_dir=str(tmp_path / "ckpt"))
-    config = hub.RunConfig(**{**options, **cfg})
+    config = hub.RunConfig(seed=0, **{**options, **cfg})
     return RecordingTask(feature=mlp_backbone(), num_classes=10, config=config)
 
 
@@ -179,7 +179,7 @@ def test_to_static_trains_to_the_same_weights(tmp_path, digits):
     train = Digits(digits[0].x[:100], digits[0].y[:100])
     weights = []
     for to_static in (False, True):
-        config = hub.RunConfig(num_epoch=1, batch_size=10, to_static=to_static,
+        config = hub.RunConfig(seed=0, num_epoch=1, batch_size=10, to_static=to_static,
                                checkpoint_dir=str(tmp_path / f"static_{to_static}"))
         task = hub.ImageClassifierTask(feature=mlp_backbone(), num_classes=10, config=config)
         task.finetune(train)
@@ -194,8 +194,8 @@ def test_training_metrics_survive_an_evaluation_mid_epoch(tmp_path, digits):
 
     class Count(paddle.callbacks.Callback):
         def on_train_batch_end(self, step, logs=None):
-            self.model._deferred.flush()  # training metrics are fed in batches of steps
-            counts[self.model.train_state.global_step] = self.model._metrics[0].count
+            self.model.metric_feed.flush()  # training metrics are fed in batches of steps
+            counts[self.model.train_state.global_step] = self.model.metrics[0].count
 
     train = Digits(digits[0].x[:100], digits[0].y[:100])
     dev = Digits(digits[1].x[:30], digits[1].y[:30])

@@ -25,7 +25,7 @@ TEXTS = ["the film was good", ["the movie", "was awful"], "bad", "",
 
 
 def _config(tmp, epochs=4):
-    return hub.RunConfig(num_epoch=epochs, batch_size=8, checkpoint_dir=str(tmp), use_vdl=False, log_interval=100,
+    return hub.RunConfig(seed=0, num_epoch=epochs, batch_size=8, checkpoint_dir=str(tmp), use_vdl=False, log_interval=100,
                          strategy=hub.AdamWeightDecayStrategy(learning_rate=5e-3, warmup_proportion=0.1))
 
 

@@ -38,7 +38,7 @@ def _finite(task):
 
 def _batch_of(task, sample, epoch):
     """The position in `epoch` of the batch that holds `sample`, from the run's own sampler."""
-    sampler = task._envs["train"].loader.batch_sampler
+    sampler = task.current_run.envs["train"].loader.batch_sampler
     return next(b for b in range(10) if sample in sampler.batch_indices(epoch, b))
 
 
@@ -65,7 +65,7 @@ def test_nonfinite_loss_stops_naming_step_samples_and_last_good_checkpoint(tmp_p
     position = _batch_of(task, BAD, 0)
     assert err.step == position + 1 and err.kind == "loss" and not np.isfinite(err.value)
     assert BAD in err.indices and len(err.indices) == 16
-    assert err.indices == task._envs["train"].loader.batch_sampler.batch_indices(0, position)
+    assert err.indices == task.current_run.envs["train"].loader.batch_sampler.batch_indices(0, position)
     text = str(err)
     assert f"non-finite loss ({err.value}) at step {err.step} (epoch 1, batch {err.step} of 10)" in text
     assert str(BAD) in text and "stopped before updating the weights" in text and "on_nonfinite='skip'" in text

@@ -12,7 +12,9 @@ def _holder(where):
     if where == "paddle.Model instance":
         model = paddle.Model(paddle.nn.Linear(2, 2), [InputSpec([None, 2], "float32", "x")])
         return model
-    return {"paddle.Model": paddle.Model, "paddle.hapi.model": hapi_model}[where]
+    if where == "paddle.optimizer.Optimizer instance":
+        return paddle.optimizer.SGD(0.1, parameters=paddle.nn.Linear(2, 2).parameters())
+    return {"paddle.Model": paddle.Model, "paddle.hapi.model": hapi_model, "paddle": paddle}[where]
 
 
 @pytest.mark.parametrize("where,name", paddle_private.NAMES)

@@ -18,7 +18,7 @@ def test_streamed_predictions_equal_the_in_memory_ones_row_for_row(tmp_path, dig
     assert [r["label"] for r in rows] == expected.argmax(axis=1).tolist()
     # nothing from the streamed run stays behind in the run states
     stream = task.predict(dev, batch_size=16, output_file=str(tmp_path / "again.jsonl"))
-    streamed = task._envs["predict"].run_states
+    streamed = task.current_run.envs["predict"].run_states
     assert len(streamed) == 3 and all(len(rs._results) == 0 for rs in streamed)   # 45 samples, batches of 16
     assert open(stream).read() == open(path).read()
     assert not (tmp_path / "again.jsonl.part").exists()

@@ -98,8 +98,8 @@ def test_ulmfit_with_weight_average_killed_mid_plan_resumes_bit_identical(tmp_pa
     for step_dir in ("step_114",):
         a = read_weights(str(tmp_path / "a" / step_dir / "model.safetensors"))
         b = read_weights(str(tmp_path / "b" / step_dir / "model.safetensors"))
-        ema_a = read_record(str(tmp_path / "a" / step_dir / "callbacks.safetensors"))["ExponentialMovingAverage"]
-        ema_b = read_record(str(tmp_path / "b" / step_dir / "callbacks.safetensors"))["ExponentialMovingAverage"]
+        ema_a = read_record(str(tmp_path / "a" / step_dir / "callbacks.safetensors"))["ExponentialMovingAverage.0"]
+        ema_b = read_record(str(tmp_path / "b" / step_dir / "callbacks.safetensors"))["ExponentialMovingAverage.0"]
         for name, value in a.items():
             assert np.array_equal(value.numpy(), b[name].numpy()), name
             assert np.array_equal(np.asarray(ema_a["shadow"][name]), np.asarray(ema_b["shadow"][name])), name

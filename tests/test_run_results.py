@@ -10,7 +10,7 @@ import pytest
 
 import hubtrain as hub
 from hubtrain.engine.report import logger
-from hubtrain.engine.training import default_checkpoint_dir
+from hubtrain.runs.training import default_checkpoint_dir
 from hubtrain.pipeline.report import read_scalars
 from tiny import Digits, mlp_backbone
 
@@ -191,17 +191,17 @@ def test_epoch_metrics_carry_on_after_a_run_stopped_by_max_steps(tmp_path, small
 def test_a_metric_without_saved_counts_says_it_restarts(tmp_path, small, hub_info):
     train, _ = small
 
-    def fit(callbacks=None):
+    def fit(callbacks=None, resume=False):
         task = _metric_run(tmp_path / "fit")
         opt = paddle.optimizer.Adam(learning_rate=1e-3, parameters=task.parameters())
         task.prepare(opt, paddle.nn.CrossEntropyLoss(), paddle.metric.Accuracy())
         task.fit(train, batch_size=32, epochs=1, log_freq=1, save_dir=str(tmp_path / "fit"), verbose=0,
-                 callbacks=callbacks)
+                 callbacks=callbacks, resume=resume)
 
     with pytest.raises(Crash):
         fit([CrashAt(5)])  # paddle's Accuracy; checkpoint at step 4, mid-epoch (5 batches)
     hub_info.clear()
-    fit()
+    fit(resume=True)
     warnings = [r.getMessage() for r in hub_info.records if "training metric" in r.getMessage()]
     assert len(warnings) == 1, warnings
     assert warnings[0].startswith("training metric acc (paddle.metric.metrics.Accuracy): its counts so far in "

@@ -122,7 +122,7 @@ class SignalAt(paddle.callbacks.Callback):
 
 def _task(**cfg):
     return hub.ImageClassifierTask(feature=mlp_backbone(), num_classes=10,
-                                   config=hub.RunConfig(batch_size=16, num_epoch=2, **cfg))
+                                   config=hub.RunConfig(seed=0, batch_size=16, num_epoch=2, **cfg))
 
 
 def test_training_interrupted_is_a_keyboard_interrupt_naming_the_checkpoint(tmp_path, digits):

@@ -256,7 +256,7 @@ def test_l2sp_training_leaves_a_weight_without_data_gradient_at_its_pretrained_v
 
 # ---------------------------------------------------------------- the run summary
 def test_run_summary_names_strategy_schedule_blocks_and_frozen_layers(tiny_bert_dir, tmp_path):
-    from hubtrain.engine.summary import run_summary
+    from hubtrain.runs.summary import run_summary
     from tiny_text import sentiment_rows
 
     module = hub.Module(directory=tiny_bert_dir)
@@ -346,7 +346,7 @@ def test_a_strategy_of_ones_own_needs_only_its_schedule(tmp_path, digits):
 
     class Rates(paddle.callbacks.Callback):
         def on_train_batch_begin(self, step, logs=None):
-            seen.append(self.model._optimizer.get_lr())
+            seen.append(self.model.optimizer.get_lr())
 
     task.finetune(Digits(digits[0].x[:320], digits[0].y[:320]), callbacks=[Rates()])
     np.testing.assert_allclose(seen, [0.05 * (1 + np.cos(np.pi * t / 10)) for t in range(10)], rtol=1e-6)

@@ -213,7 +213,7 @@ def test_create_seq_label_task_as_paddlehub_wrote_it(char_bert, ner_reader, msra
         data_reader=ner_reader)
     assert isinstance(seq_label_task, hub.SequenceLabelTask) and not seq_label_task.add_crf
     assert seq_label_task.max_seq_len == MAX_SEQ_LEN and seq_label_task.label_list == msra.get_labels()
-    assert [s.name for s in seq_label_task._inputs][-1] == "seq_len"
+    assert [s.name for s in seq_label_task.input_specs][-1] == "seq_len"
 
 
 def test_odd_tag_in_a_file_is_traced_to_its_line(tmp_path, char_bert):

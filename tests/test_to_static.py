@@ -1,4 +1,4 @@
-"""RunConfig(to_static=True) for training, evaluation and prediction, and the fall-back to
+"""RunConfig(seed=0, to_static=True) for training, evaluation and prediction, and the fall-back to
 dygraph when the converted forward fails."""
 
 import numpy as np
@@ -12,7 +12,7 @@ from tiny import Digits, mlp_backbone
 def _pair(tmp_path, **cfg):
     tasks = []
     for to_static in (False, True):
-        config = hub.RunConfig(num_epoch=1, batch_size=16, to_static=to_static,
+        config = hub.RunConfig(seed=0, num_epoch=1, batch_size=16, to_static=to_static,
                                checkpoint_dir=str(tmp_path / f"s{to_static}"), **cfg)
         tasks.append(hub.ImageClassifierTask(feature=mlp_backbone(), num_classes=10, config=config))
     return tasks
@@ -49,7 +49,7 @@ def test_text_task_converted_with_its_module_specs_trains_like_dygraph(tmp_path)
 
         reader = hub.reader.ClassifyReader(dataset=Rows(), vocab_path=module.get_vocab_path(), max_seq_len=24)
         # plain SGD: Adam would turn rounding-level differences in near-zero gradients into whole steps
-        config = hub.RunConfig(num_epoch=1, batch_size=8, to_static=to_static, shuffle=False,
+        config = hub.RunConfig(seed=0, num_epoch=1, batch_size=8, to_static=to_static, shuffle=False,
                                checkpoint_dir=str(tmp_path / f"t{to_static}"),
                                strategy=hub.DefaultFinetuneStrategy(learning_rate=0.1, optimizer_name="sgd"))
         paddle.seed(0)   # the same head
@@ -83,7 +83,7 @@ def test_a_forward_that_cannot_be_converted_falls_back_to_dygraph_saying_where(t
     train = Digits(digits[0].x[:64], digits[0].y[:64])
     ends = []
     for to_static in (False, True):
-        config = hub.RunConfig(num_epoch=1, batch_size=16, to_static=to_static,
+        config = hub.RunConfig(seed=0, num_epoch=1, batch_size=16, to_static=to_static,
                                checkpoint_dir=str(tmp_path / f"f{to_static}"))
         task = hub.ImageClassifierTask(feature=BranchesDiffer(), num_classes=10, config=config)
         task.finetune(train)

@@ -151,7 +151,7 @@ def test_module_output_as_task_feature(tiny_bert_dir):
     _, outputs, _ = module.context(trainable=True, max_seq_len=32)
     task = hub.TextClassifierTask(feature=outputs["pooled_output"], num_classes=3)
     assert task.feature_dim == 32
-    assert [s.name for s in task._inputs] == ["input_ids", "position_ids", "segment_ids", "input_mask"]
+    assert [s.name for s in task.input_specs] == ["input_ids", "position_ids", "segment_ids", "input_mask"]
     vision = Module(name="mobilenet_v1", pretrained=False)
     image_task = hub.ImageClassifierTask(feature=vision.context()[1]["feature_map"], num_classes=4)
     assert image_task.feature_dim == 1024

@@ -1,6 +1,6 @@
 """Callbacks that carry training behaviour: early stopping, an average of the weights,
-ULMFiT's block plan, and the training metrics' counts kept through checkpoints. Each is a paddle
-callback, usable in `fit(callbacks=...)` as well."""
+ULMFiT's block plan, and the training metrics' counts kept through checkpoints. Each is an engine
+callback (hubtrain.engine.events.Callback), usable in a task's `fit(callbacks=...)` as well."""
 from __future__ import annotations
 
 from .blocks import BlockPlan

@@ -2,17 +2,21 @@
 (the top block trains in the first epoch, one more block below it in each epoch after)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import paddle
 
 from ..engine.checkpoint import CheckpointError
+from ..engine.events import Callback
 from ..engine.report import log
+
+if TYPE_CHECKING:
+    from ..engine.loop import Loop
 
 __all__ = ["BlockPlan"]
 
 
-class BlockPlan(paddle.callbacks.Callback):
+class BlockPlan(Callback):
     """Blocks are lists of structured parameter names, bottom block first. The plan is saved in
     every checkpoint, and a resumed run refuses a checkpoint whose plan differs from its own.
 
@@ -23,7 +27,6 @@ class BlockPlan(paddle.callbacks.Callback):
 
     def __init__(self, named: dict[str, Any], rate_blocks: list[list[str]], rates: list[float],
                  freeze_blocks: list[list[str]]) -> None:
-        super().__init__()
         self.named = named
         self.rate_blocks, self.rates, self.freeze_blocks = rate_blocks, rates, freeze_blocks
         self.open = len(freeze_blocks)
@@ -57,14 +60,14 @@ class BlockPlan(paddle.callbacks.Callback):
                         f"({frozen} tensors frozen)")
         self.open = k
 
-    def on_train_begin(self, logs: Any = None) -> None:
+    def fit_begin(self, loop: "Loop") -> None:
         self.open = -1
-        self._unfreeze_for(self.model.train_state.epoch)
+        self._unfreeze_for(loop.state.epoch)
 
-    def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
-        self._unfreeze_for(self.model.train_state.epoch)
+    def epoch_begin(self, loop: "Loop") -> None:
+        self._unfreeze_for(loop.state.epoch)
 
-    def on_train_end(self, logs: Any = None) -> None:
+    def fit_end(self, loop: "Loop") -> None:
         for names in self.freeze_blocks:
             for name in names:
                 self._set_frozen(name, False)
@@ -73,7 +76,7 @@ class BlockPlan(paddle.callbacks.Callback):
         return {"rate_blocks": self.rate_blocks, "rates": self.rates, "freeze_blocks": self.freeze_blocks,
                 "open": self.open}
 
-    def set_state_dict(self, state: dict) -> None:
+    def load_state_dict(self, state: dict) -> None:
         for key in ("rate_blocks", "rates", "freeze_blocks"):
             saved, mine = [list(x) if isinstance(x, (list, tuple)) else x for x in state[key]], getattr(self, key)
             if saved != mine:

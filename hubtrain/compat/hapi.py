@@ -23,12 +23,14 @@ from paddle.io import DataLoader, Dataset, DistributedBatchSampler
 
 from ..engine.events import Callback
 from ..engine.loop import BatchSplit, Loop, steps_of
-from ..engine.step import GradientAccumulation, LossScaling, Step, as_list
+from ..engine.deferred_metrics import DeferredMetrics
+from ..engine.step import GradientAccumulation, LossScaling, Step, StepContext, StepPoint, as_list
+from ..metrics import HubMetric
 from ..serialization.paddle_pickle import load_paddle_file
 from . import paddle_private
 from .hapi_callbacks import PaddleCallbacks
 
-__all__ = ["Model", "Prepared", "ShardMerge", "matched_parameters"]
+__all__ = ["Model", "Prepared", "ShardMerge", "StepRunner", "matched_parameters"]
 
 _SAVED_SUFFIXES = ("", ".pdparams", ".pdopt", ".pdmodel")
 _AMP_LISTS = ("custom_white_list", "custom_black_list", "custom_black_varnames")
@@ -155,6 +157,26 @@ def matched_parameters(network: paddle.nn.Layer, saved: dict, skip_mismatch: boo
     return pairs, skipped
 
 
+class StepRunner:
+    """A model's steps as the loop's batch runner: each returns the step's `StepContext`."""
+
+    def __init__(self, model: "Model") -> None:
+        self.model = model
+
+    def train_batch(self, inputs: list, labels: list, update: bool) -> StepContext:
+        return self.model._train_step(inputs, labels, update)[0]
+
+    def eval_batch(self, inputs: list, labels: list) -> StepContext:
+        return self.model._eval_step(inputs, labels)[0]
+
+    def predict_batch(self, inputs: list) -> StepContext:
+        return self.model._predict_step(inputs)
+
+
+def _numpy_outputs(ctx: StepContext) -> list:
+    return [_to_numpy(o) for o in ctx.outputs]
+
+
 class Model(paddle.Model):
     """paddle.Model on hubtrain's engine: the same arguments, calls and results.
 
@@ -169,6 +191,7 @@ class Model(paddle.Model):
         self._hub_step: Optional[Step] = None
         self._hub_merge = ShardMerge()
         self._hub_logs: dict = {}  # one dict for all passes, as paddle.Model's callbacks see it
+        self.metric_feed = DeferredMetrics()  # training metric inputs waiting to be counted
         self.release_grads = False
 
     # configuration --------------------------------------------------------------------------
@@ -178,16 +201,54 @@ class Model(paddle.Model):
         self._hub_step = None
 
     @property
+    def optimizer(self) -> Any:
+        """The optimizer `prepare()` was given (None before)."""
+        return self._hub_prepared.optimizer
+
+    @property
+    def loss(self) -> Any:
+        """The loss function `prepare()` was given (None before)."""
+        return self._hub_prepared.loss
+
+    @property
+    def metrics(self) -> list:
+        """The metrics `prepare()` was given."""
+        return self._hub_prepared.metrics
+
+    @property
+    def input_specs(self) -> Optional[list]:
+        """The input specs: as given, from forward's arguments, or learnt from the first batch."""
+        return paddle_private.input_specs(self)
+
+    def metrics_names(self) -> list[str]:
+        """The keys of `logs` and of evaluate's result: 'loss', then every metric's names."""
+        return self._hub_prepared.metric_names()
+
+    @property
     def grad_scaler(self) -> Optional[paddle.amp.GradScaler]:
         """The loss scaler of mixed-precision training (made with the first batch's step)."""
         step = self._hub_step
         scaling = next((p for p in step.points if isinstance(p, LossScaling)), None) if step else None
         return scaling.scaler if scaling is not None else None
 
+    # the step, as the engine runs it ----------------------------------------------------------
+    def _step_points(self) -> list[StepPoint]:
+        """Step points a subclass adds to every training step (before loss scaling)."""
+        return []
+
+    def _step_schedule(self) -> Any:
+        """An LR scheduler the step itself steps after every update; None: a callback steps it."""
+        return None
+
+    def _step_key(self) -> tuple:
+        """What the step is made from: it is made again when any of it changes."""
+        return self.network, self.release_grads
+
     def _step(self) -> Step:
-        """The engine step, made again when the network or `release_grads` changed."""
+        """The engine step, made again when what it is made from changed."""
         step, prepared = self._hub_step, self._hub_prepared
-        if step is not None and step.network is self.network and step.release_grads == self.release_grads:
+        key = self._step_key()
+        if step is not None and self._hub_step_key == key:
             return step
         scaling, autocast = None, None
         if prepared.amp_level != "O0":
@@ -197,66 +258,109 @@ class Model(paddle.Model):
         several = paddle.distributed.ParallelEnv().nranks > 1
         self._hub_step = Step(self.network, prepared.loss, prepared.optimizer,
                               train_network=paddle_private.data_parallel_network(self) if several else None,
-                              scaling=scaling, autocast=autocast, release_grads=self.release_grads)
+                              points=self._step_points(), scaling=scaling, autocast=autocast,
+                              release_grads=self.release_grads, lr_scheduler=self._step_schedule())
+        self._hub_step_key = key
         return self._hub_step
 
-    def _metric_updates(self, outputs: list, labels: list) -> list:
+    _hub_step_key: tuple = ()
+
+    def _metric_args(self, outputs: list, labels: list) -> list:
+        """What each metric's `compute` takes: the network's outputs, then the labels."""
+        return outputs + labels
+
+    def _metrics_for(self, phase: str) -> list:
+        """The metric objects a phase's batches are counted in ("train" or "eval")."""
+        return self._hub_prepared.metrics
+
+    def _feed_metrics(self, phase: str, outputs: list, labels: list) -> list:
+        """Count a batch in the phase's metrics; returns each metric's `update` result (None for a
+        training batch whose counting `metric_feed` deferred to when the metrics are read)."""
+        metrics = self._metrics_for(phase)
+        if not metrics:
+            return []
+        args = self._metric_args(outputs, labels)
+        if phase == "train" and self.metric_feed.offer(metrics, args):
+            return [None] * len(metrics)
         results = []
-        for metric in self._hub_prepared.metrics:
-            computed = metric.compute(*(outputs + labels))
-            results.append(metric.update(*[_to_numpy(m) for m in as_list(computed)]))
+        for metric in metrics:
+            computed = as_list(metric.compute(*args))
+            if not isinstance(metric, HubMetric):  # paddle's metrics take numpy arrays, as paddle.Model gives them
+                computed = [_to_numpy(c) if isinstance(c, paddle.Tensor) else c for c in computed]
+            results.append(metric.update(*computed))
         return results
+
+    def _check_batch(self, phase: str, inputs: list, labels: list) -> None:
+        """A subclass's check of a batch before its step (once per phase is enough)."""
+
+    def _train_step(self, inputs: list, labels: list, update: bool = True) -> tuple[StepContext, list]:
+        self.mode = "train"
+        self._check_batch("train", inputs, labels)
+        paddle_private.note_batch_inputs(self, inputs)  # before the forward, which to_static may replace
+        ctx = self._step().train(inputs, labels, update)
+        # a batch a step point left out counts no samples: not in the metrics either
+        return ctx, [] if ctx.skip_backward else self._feed_metrics("train", ctx.outputs, ctx.labels)
+
+    def _eval_step(self, inputs: list, labels: list) -> tuple[StepContext, list]:
+        self.mode = "eval"
+        self._check_batch("eval", inputs, labels)
+        paddle_private.note_batch_inputs(self, inputs)  # before the forward, which to_static may replace
+        ctx = self._step().evaluate(inputs, labels)
+        outputs, labels = ctx.outputs, ctx.labels
+        if self._merges_eval_batches():
+            outputs, labels = self._hub_merge(outputs, labels)
+        return ctx, self._feed_metrics("eval", outputs, labels)
+
+    def _merges_eval_batches(self) -> bool:
+        """Whether every rank's outputs of an evaluation batch are gathered before counting."""
+        return paddle.distributed.ParallelEnv().nranks > 1
+
+    def _predict_step(self, inputs: list) -> StepContext:
+        self.mode = "test"
+        paddle_private.note_batch_inputs(self, inputs)  # before the forward, which to_static may replace
+        ctx = self._step().predict(inputs)
+        return ctx
 
     # batch methods -----------------------------------------------------------------------------
     def train_batch(self, inputs: Any, labels: Any = None, update: bool = True) -> Any:
         if self._hub_static:
             return super().train_batch(inputs, labels, update)
         assert self._hub_prepared.optimizer, "model not ready, please call `model.prepare()` first"
-        self.mode = "train"
-        inputs = as_list(inputs)
-        ctx = self._step().train(inputs, as_list(labels), update)
-        paddle_private.note_batch_inputs(self, inputs)
-        metrics = self._metric_updates(ctx.outputs, ctx.labels)
+        ctx, metrics = self._train_step(as_list(inputs), as_list(labels), update)
         losses = [_to_numpy(loss) for loss in ctx.losses]
-        return (losses, metrics) if metrics else losses
+        return (losses, metrics) if self._hub_prepared.metrics else losses
 
     @paddle.no_grad()
     def eval_batch(self, inputs: Any, labels: Any = None) -> Any:
         if self._hub_static:
             return super().eval_batch(inputs, labels)
-        self.mode = "eval"
-        inputs = as_list(inputs)
-        ctx = self._step().evaluate(inputs, as_list(labels))
-        paddle_private.note_batch_inputs(self, inputs)
-        outputs, labels = ctx.outputs, ctx.labels
-        if paddle.distributed.ParallelEnv().nranks > 1:
-            outputs, labels = self._hub_merge(outputs, labels)
-        metrics = self._metric_updates(outputs, labels)
+        ctx, metrics = self._eval_step(as_list(inputs), as_list(labels))
         losses = [_to_numpy(loss) for loss in ctx.losses]
         if self._hub_prepared.loss is not None:
-            return (losses, metrics) if metrics else losses
+            return (losses, metrics) if self._hub_prepared.metrics else losses
         return metrics
 
     @paddle.no_grad()
     def predict_batch(self, inputs: Any) -> list:
         if self._hub_static:
             return super().predict_batch(inputs)
-        self.mode = "test"
-        inputs = as_list(inputs)
-        ctx = self._step().predict(inputs)
-        paddle_private.note_batch_inputs(self, inputs)
-        return [_to_numpy(o) for o in ctx.outputs]
+        return _numpy_outputs(self._predict_step(as_list(inputs)))
 
     # loops ---------------------------------------------------------------------------------------
     def engine_callbacks(self) -> list[Callback]:
         """Engine callbacks joined to every fit, evaluate and predict after paddle's callbacks:
-        none here; the place where hubtrain's checkpoints, strategies and run events attach."""
+        none here; a subclass adds its own."""
         return []
+
+    def make_loop(self, callbacks: list[Callback], accumulate: int = 1, state: Any = None, control: Any = None) -> Loop:
+        """A Loop over this model's steps with these engine callbacks (and `engine_callbacks()`)."""
+        return Loop(StepRunner(self), [*callbacks, *self.engine_callbacks()],
+                    split=BatchSplit(paddle_private.input_count(self)), accumulation=GradientAccumulation(accumulate),
+                    state=state, control=control, model=self)
 
     def _loop(self, callbacks: Any, eval_steps: Optional[int] = None, accumulate: int = 1) -> Loop:
         hooks = PaddleCallbacks(self, callbacks, self._hub_logs, self._hub_prepared, self._hub_merge, eval_steps)
-        return Loop(self, [hooks, *self.engine_callbacks()], split=BatchSplit(paddle_private.input_count(self)),
-                    accumulation=GradientAccumulation(accumulate))
+        return self.make_loop([hooks], accumulate)
 
     def fit(self, train_data: Any = None, eval_data: Any = None, batch_size: Union[int, Sequence[int]] = 1,
             epochs: int = 1, eval_freq: int = 1, log_freq: int = 10, save_dir: Optional[str] = None,
@@ -308,7 +412,7 @@ class Model(paddle.Model):
             return super().predict(test_data, batch_size, num_workers, stack_outputs, verbose, callbacks)
         loader = _loader(test_data, batch_size, num_workers)
         cbks = config_callbacks(callbacks, model=self, verbose=verbose)
-        outputs = list(zip(*self._loop(cbks).predict(loader)))
+        outputs = list(zip(*self._loop(cbks).predict(loader, keep=_numpy_outputs)))
         return [np.vstack(outs) for outs in outputs] if stack_outputs else outputs
 
     # files -----------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@ paddle.Model's loops give them, so ProgBarLogger, ModelCheckpoint, LRScheduler, 
 ReduceLROnPlateau, VisualDL and users' own callbacks behave on hub.Model as on paddle.Model."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import paddle
 
@@ -29,10 +29,18 @@ class PaddleCallbacks(Callback):
     """
 
     order = -100  # before engine callbacks: they see what paddle's callbacks decided
+    state_key = "paddle_callbacks"
 
     def __init__(self, model: "Model", callbacks: Any, logs: dict, prepared: "Prepared", merge: "ShardMerge",
-                 eval_steps: Optional[int] = None) -> None:
+                 eval_steps: Optional[int] = None, eval_result: Optional[Callable[[], dict]] = None,
+                 refresh_due: Optional[Callable[["Loop"], bool]] = None, owns_metrics: bool = True) -> None:
         self.model, self.cbks, self.logs = model, callbacks, logs
+        # a face's own ways: what it reports at an evaluation's end (into `logs`); at which
+        # training batches the metrics in `logs` are brought up to date (None: every batch; in
+        # between they keep their last values and only the loss is new); whether the metrics
+        # are reset here at a pass's end, as paddle.Model does, or by the face
+        self.eval_result, self.refresh_due, self.owns_metrics = eval_result, refresh_due, owns_metrics
+        self.stale = False
         self.prepared, self.merge = prepared, merge
         self.eval_steps = eval_steps  # evaluate(num_iters=...) announces fewer steps than the loader has
         self.nranks = paddle.distributed.ParallelEnv().nranks
@@ -45,7 +53,10 @@ class PaddleCallbacks(Callback):
         self.cbks.on_epoch_begin(loop.state.epoch)
 
     def epoch_end(self, loop: "Loop") -> None:
-        self.prepared.reset_metrics()
+        if self.stale and loop.result is not None:  # the pass ended between refreshes
+            self.logs.update(zip(self.prepared.metric_names(), self._values(loop.result)))
+            self.stale = False
+        self._reset()
         self.cbks.on_epoch_end(loop.state.epoch, self.logs)
         self._stop_if_asked(loop)
 
@@ -58,7 +69,9 @@ class PaddleCallbacks(Callback):
         self.cbks.on_begin("eval", {"steps": steps, "metrics": self.prepared.metric_names()})
 
     def eval_end(self, loop: "Loop") -> None:
-        self.prepared.reset_metrics()
+        if self.eval_result is not None:
+            self.logs.update(self.eval_result())
+        self._reset()
         self.cbks.on_end("eval", self.logs)
         self._stop_if_asked(loop)
 
@@ -66,7 +79,7 @@ class PaddleCallbacks(Callback):
         self.cbks.on_begin("predict", {"steps": loop.steps})
 
     def predict_end(self, loop: "Loop") -> None:
-        self.prepared.reset_metrics()
+        self._reset()
         self.cbks.on_end("predict", self.logs)
 
     # batches
@@ -75,8 +88,13 @@ class PaddleCallbacks(Callback):
 
     def batch_end(self, loop: "Loop") -> None:
         logs, model = self.logs, self.model
-        if loop.phase != "predict":
+        if loop.phase == "train" and self.refresh_due is not None and not self.refresh_due(loop):
+            if self.prepared.loss is not None:
+                logs["loss"] = [float(term) for term in loop.result.losses]
+            self.stale = True
+        elif loop.phase != "predict":
             logs.update(zip(self.prepared.metric_names(), self._values(loop.result)))
+            self.stale = self.stale and loop.phase != "train"
         logs["step"] = loop.batch.index
         merged = self.merge.last_batch if loop.phase == "eval" else 0
         logs["batch_size"] = merged if merged else loop.batch.size * self.nranks
@@ -89,18 +107,37 @@ class PaddleCallbacks(Callback):
                 del model.num_iters
                 loop.control.should_end_pass = True
 
-    def _values(self, outs: Any) -> list:
+    def _values(self, ctx: Any) -> list:
         """The batch's loss terms and every metric's running value, in `metrics_names()` order."""
-        has_loss, metrics = self.prepared.loss is not None, self.prepared.metrics
-        if has_loss and metrics:
-            values: list = [[float(v) for v in outs[0]]]
-        elif has_loss:
-            values = [[float(v) for v in outs]]
-        else:
-            values = []
-        for metric in metrics:
+        values: list = [[float(term) for term in ctx.losses]] if self.prepared.loss is not None else []
+        self.model.metric_feed.flush()
+        for metric in self.prepared.metrics:
             values.extend(as_list(metric.accumulate()))
         return values
+
+    def _reset(self) -> None:
+        if self.owns_metrics:
+            self.prepared.reset_metrics()
+
+    # checkpoints
+    def _stateful(self) -> dict[str, Any]:
+        """The paddle callbacks with `state_dict` and `set_state_dict`, each under a key of its own."""
+        found, counts = {}, {}
+        for cb in self.cbks.callbacks:
+            if hasattr(cb, "state_dict") and hasattr(cb, "set_state_dict"):
+                name = type(cb).__name__
+                counts[name] = counts.get(name, -1) + 1
+                found[f"{name}.{counts[name]}"] = cb
+        return found
+
+    def state_dict(self) -> dict:
+        """The states of the paddle callbacks that have one, for a checkpoint."""
+        return {key: cb.state_dict() for key, cb in self._stateful().items()}
+
+    def load_state_dict(self, state: dict) -> None:
+        for key, cb in self._stateful().items():
+            if key in state:
+                cb.set_state_dict(state[key])
 
     def _stop_if_asked(self, loop: "Loop") -> None:
         if self.model.stop_training:

@@ -1,1 +1,2 @@
-"""The engine: hapi's loop driven through one callback, checkpoints, resume and reporting."""
+"""The engine: the loop, the step and their events, and what any run needs around them
+(checkpoints, resume, non-finite checks, signals, reporting). It knows no task."""

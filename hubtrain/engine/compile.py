@@ -11,33 +11,54 @@ from __future__ import annotations
 import os
 import re
 import traceback
-from typing import TYPE_CHECKING, Any, Callable
+import weakref
+from typing import Any, Callable, Optional, Sequence
 
 import paddle
 
 from .report import log
 
-if TYPE_CHECKING:
-    from ..tasks.base import BaseTask
-
-__all__ = ["compile_forward", "convert_forward", "first_static_call", "ConvertedPerFeed"]
+__all__ = ["compile_forward", "convert_forward", "StaticForward", "ConvertedPerFeed"]
 
 _PADDLE_DIR = os.path.dirname(paddle.__file__)
+_COMPILED: "weakref.WeakSet[paddle.nn.Layer]" = weakref.WeakSet()  # networks whose forward was put under to_static
 
 
-def compile_forward(task: "BaseTask") -> None:
-    """Put the network's forward under to_static, once per task. The input specs go with it
-    when the module declared them (so, e.g., any sequence length is one program)."""
-    if not task.config.to_static or task._dygraph_forward is not None:
-        return
-    network = task.network
-    task._dygraph_forward = network.forward
-    specs = task.feature.input_spec
-    if specs:
-        network.forward = ConvertedPerFeed(network.forward, list(specs), list(task._extra_inputs()))
-    else:
-        network.forward = convert_forward(network.forward, None)
-    task._static_pending = True
+def compile_forward(network: paddle.nn.Layer, specs: Optional[Sequence] = None, extra_specs: Sequence = ()) -> None:
+    """Put `network`'s forward under to_static (once: a forward already converted, or given back
+    after a failed conversion, is left as it is). With the backbone's input `specs` (then
+    `extra_specs`, fed after them) any sequence length is one program."""
+    if network not in _COMPILED:
+        _COMPILED.add(network)
+        network.forward = StaticForward(network, specs, extra_specs)
+
+
+class StaticForward:
+    """A network's forward converted by to_static. Its first call runs the conversion; if that
+    fails, the network gets its plain forward back for good, and the run says why."""
+
+    def __init__(self, network: paddle.nn.Layer, specs: Optional[Sequence], extra_specs: Sequence) -> None:
+        self.network = network
+        self.plain = network.forward
+        self.converted = ConvertedPerFeed(self.plain, list(specs), list(extra_specs)) if specs \
+            else convert_forward(self.plain, None)
+        self.pending = True
+
+    def __call__(self, *inputs: Any) -> Any:
+        if not self.pending:
+            return self.converted(*inputs)
+        try:
+            outputs = self.converted(*inputs)
+        except Exception as error:  # any conversion failure: the plain forward decides whether it is real
+            self.network.forward = self.plain
+            cause, where = _describe(error)
+            log("WARNING", f"to_static could not run {type(self.network).__name__}.forward ({cause}){where}; "
+                           f"this task runs in dygraph mode from here.", level=30)
+            return self.plain(*inputs)
+        finally:
+            self.pending = False
+        self.network.forward = self.converted  # it works: no wrapper in the way from now on
+        return outputs
 
 
 class ConvertedPerFeed:
@@ -100,17 +121,3 @@ def _describe(error: BaseException) -> tuple[str, str]:
         return cause, ""
     marked = [lines[i - 1].strip() for i, line in enumerate(lines) if "<--- HERE" in line and i > 0]
     return cause, f" at {frames[-1][0]}:{frames[-1][1]}" + (f": {marked[-1]}" if marked else "")
-
-
-def first_static_call(task: "BaseTask", call: Callable[[], Any]) -> Any:
-    """The first call of the converted forward; on failure, the plain forward from then on."""
-    try:
-        return call()
-    except Exception as error:  # any conversion failure: the plain forward decides whether it is real
-        task.network.forward = task._dygraph_forward
-        cause, where = _describe(error)
-        log("WARNING", f"to_static could not run {type(task.network).__name__}.forward ({cause}){where}; "
-                       f"this task runs in dygraph mode from here.", level=30)
-        return call()
-    finally:
-        task._static_pending = False

@@ -54,6 +54,18 @@ class DeferredMetrics:
             self._active = False
         self.flush()
 
+    def start(self) -> None:
+        """Defer from now on (a training pass begins)."""
+        self._active = True
+
+    def stop(self, flush: bool = True) -> None:
+        """Stop deferring: feed what is kept, or drop it (a pass that failed)."""
+        self._active = False
+        if flush:
+            self.flush()
+        else:
+            self._pending = []
+
     def offer(self, metrics: list, args: list) -> bool:
         """Keep a step's metric inputs for later; False when they must be fed now (outside a
         training pass, or metrics other than hubtrain's, which take numpy arrays every step)."""

@@ -97,7 +97,7 @@ class CallbackList:
         for cb in self.callbacks:
             if cb.state_key:
                 continue
-            name = type(cb).__qualname__
+            name = type(cb).__name__
             while True:
                 counts[name] = counts.get(name, 0) + 1
                 key = f"{name}.{counts[name] - 1}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional, Protocol
+from typing import Any, Callable, Iterable, Optional, Protocol
 
 import paddle
 
@@ -73,13 +73,15 @@ class Loop:
     Attributes callbacks read: `state` (TrainState: global_step, epoch, step_in_epoch, samples,
     ...), `control` (TrainControl), `phase` ("train", "eval" or "predict"), `steps` (batches in
     the running pass, or None), `batch` (the Batch in hand), `result` (what the runner returned
-    for it), `epochs` (of the running fit), `step_context` (at the step points).
+    for it), `epochs` (of the running fit), `step_context` (at the step points), `model` (the
+    object the face put under the loop, or None).
     """
 
     def __init__(self, runner: BatchRunner, callbacks: Iterable[Callback] = (), *, split: Optional[BatchSplit] = None,
                  accumulation: Optional[GradientAccumulation] = None, state: Optional[TrainState] = None,
-                 control: Optional[TrainControl] = None) -> None:
+                 control: Optional[TrainControl] = None, model: Any = None) -> None:
         self.runner = runner
+        self.model = model  # what the loop trains, for callbacks that use its public API
         self.callbacks = callbacks if isinstance(callbacks, CallbackList) else CallbackList(callbacks)
         self.split = split or BatchSplit(None)
         self.accumulation = accumulation or GradientAccumulation(1)
@@ -134,7 +136,8 @@ class Loop:
             state.global_step += 1
             state.step_in_epoch = index + 1
             state.samples += self.batch.size
-            state.optimizer_step += int(update)
+            # an update a step point cancelled (a non-finite gradient, say) is not counted
+            state.optimizer_step += int(getattr(self.result, "updated", update))
             self._fire("batch_end")
             if self._pass_ended():
                 whole = self.steps is not None and index + 1 >= self.steps
@@ -164,13 +167,18 @@ class Loop:
         """One pass over `loader` with the eval step; callbacks collect what they need."""
         self._pass("eval", loader)
 
-    def predict(self, loader: Iterable) -> list:
-        """One pass over `loader` with the predict step; returns the runner's result per batch."""
+    def predict(self, loader: Iterable, keep: Optional[Callable[[Any], Any]] = None) -> list:
+        """One pass over `loader` with the predict step; returns `keep(result)` for every batch
+        (nothing is kept when `keep` is None: callbacks take what they need)."""
         results: list = []
-        self._pass("predict", loader, results)
+        self._pass("predict", loader, results, keep)
         return results
 
-    def _pass(self, phase: str, loader: Iterable, results: Optional[list] = None) -> None:
+    def _pass(self, phase: str, loader: Iterable, results: Optional[list] = None,
+              keep: Optional[Callable[[Any], Any]] = None) -> None:
+        # a pass run from inside another (an evaluation every n training steps) leaves the outer
+        # pass's attributes as they were
+        outer = self.phase, self.steps, self.batch, self.result
         self.phase, self.steps = phase, steps_of(loader)
         self._fire(f"{phase}_begin")
         for index, data in enumerate(loader):
@@ -181,12 +189,15 @@ class Loop:
                 self.result = self.runner.eval_batch(self.batch.inputs, self.batch.labels)
             else:
                 self.result = self.runner.predict_batch(self.batch.inputs)
-                results.append(self.result)
+                if keep is not None:
+                    results.append(keep(self.result))
             self._fire("batch_end")
             if self._pass_ended():
                 break
         self.phase = phase
         self._fire(f"{phase}_end")
+        if outer[0] in ("train", "eval", "predict"):
+            self.phase, self.steps, self.batch, self.result = outer
 
 
 class CallbackPoints(StepPoint):

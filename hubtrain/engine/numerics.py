@@ -22,14 +22,18 @@ from typing import TYPE_CHECKING, Any, Optional
 import numpy as np
 import paddle
 
+from ..compat.paddle_private import squared_l2_norm
+from ..state import TrainState
 from . import distributed
-from .checkpoint import WEIGHTS, CheckpointError
+from .checkpoint import WEIGHTS, CheckpointError, CheckpointManager
+from .events import Callback
 from .report import log
+from .step import StepContext, StepPoint
 
 if TYPE_CHECKING:
-    from ..tasks.base import BaseTask
+    from .loop import Loop
 
-__all__ = ["NonFiniteError", "NonFiniteGuard", "global_grad_norm", "last_good_checkpoint"]
+__all__ = ["NonFiniteError", "NonFiniteGuard", "NonFiniteWatch", "global_grad_norm", "last_good_checkpoint"]
 
 _SHOWN = 16  # sample indices written out in a message
 
@@ -47,9 +51,7 @@ class NonFiniteError(FloatingPointError):
         self.checkpoint = checkpoint
 
 
-# The fused kernel paddle's own ClipGradByGlobalNorm uses: a tenth of the time of sum(g * g),
-# which first writes out every square.
-_squared_l2 = getattr(paddle._C_ops, "squared_l2_norm", None)
+_squared_l2 = squared_l2_norm()
 
 
 def global_grad_norm(params: list) -> float:
@@ -67,9 +69,8 @@ def global_grad_norm(params: list) -> float:
     return math.sqrt(float(paddle.add_n(squares).numpy()))
 
 
-def last_good_checkpoint(task: "BaseTask") -> Optional[str]:
+def last_good_checkpoint(manager: Optional[CheckpointManager]) -> Optional[str]:
     """The newest checkpoint that verifies and holds finite weights (read only when a run fails)."""
-    manager = task._manager()
     if manager is None:
         return None
     for path in reversed(manager.steps()):
@@ -83,35 +84,47 @@ def last_good_checkpoint(task: "BaseTask") -> Optional[str]:
     return None
 
 
-def _last_good(task: "BaseTask") -> tuple[Optional[str], str]:
-    """The newest checkpoint with finite weights, and the sentence that names it."""
-    checkpoint = last_good_checkpoint(task)
-    return checkpoint, (f"The last good checkpoint is {checkpoint}." if checkpoint
-                        else "No checkpoint with finite weights exists yet.")
+def _weights_finite(network: paddle.nn.Layer) -> bool:
+    return all(bool(paddle.isfinite(p).all().numpy()) for p in network.parameters())
 
 
-def _weights_finite(task: "BaseTask") -> bool:
-    return all(bool(paddle.isfinite(p).all().numpy()) for p in task.network.parameters())
+class NonFiniteGuard(StepPoint):
+    """The run's watch on non-finite values: a step point that copies the loss to the host and
+    checks it before backward (and the gradients before the update). Its `callback()` gives it
+    the loop's progress for its messages and reports the skipped batches at the end.
 
+    `network`: whose parameters and gradients are checked. `manager`: the run's checkpoints, to
+    name the last good one. `sampler`: the training loader's batch sampler, to name a batch's
+    samples (when it can: hubtrain's `ResumableBatchSampler`). `accumulate`: batches per update.
+    `scaled`: a float16 loss scaler handles inf gradients itself (only the loss is checked).
+    """
 
-class NonFiniteGuard(paddle.callbacks.Callback):
-    """The run's watch on non-finite values; the step calls `keep_batch` and `update_ok`."""
-
-    def __init__(self, action: str = "stop", check_gradients: bool = False) -> None:
-        super().__init__()
+    def __init__(self, network: paddle.nn.Layer, action: str = "stop", check_gradients: bool = False, *,
+                 manager: Optional[CheckpointManager] = None, sampler: Any = None, accumulate: int = 1,
+                 scaled: bool = False) -> None:
         if action not in ("stop", "skip"):
             raise ValueError(f"on_nonfinite = {action!r} is not accepted: use 'stop' or 'skip'.")
+        self.network = network
         self.action = action
         self.check_gradients = check_gradients
+        self.manager, self.sampler, self.accumulate, self.scaled = manager, sampler, accumulate, scaled
         self.parallel = distributed.world_size() > 1
+        self.state = TrainState()  # the loop's, once a fit begins
         self.kept = 0  # batches whose gradients are in the current accumulation window
 
-    @classmethod
-    def from_config(cls, config: Any) -> "NonFiniteGuard":
-        return cls(config.on_nonfinite, config.check_gradients or config.grad_clip_norm is not None)
+    # -- the step's points -----------------------------------------------------------------
+    def before_backward(self, ctx: StepContext) -> None:
+        # the one copy to the host per step, checked before it can train; a copy of paddle's array,
+        # which is a view that keeps the tensor's whole memory block (8 KB on CPU) alive
+        ctx.host_loss = ctx.loss.numpy().copy()
+        if not self._keep(ctx.host_loss):
+            ctx.skip_backward = True
 
-    # -- the step's questions --------------------------------------------------------------
-    def keep_batch(self, task: "BaseTask", host_loss: Any) -> bool:
+    def before_optimizer_step(self, ctx: StepContext) -> None:
+        if not self._update_ok():
+            ctx.skip_update = True
+
+    def _keep(self, host_loss: Any) -> bool:
         """Whether the batch with this loss goes on to its backward pass."""
         if (math.isfinite(host_loss.item()) if host_loss.size == 1 else np.isfinite(host_loss).all()):
             self.kept += 1
@@ -119,33 +132,33 @@ class NonFiniteGuard(paddle.callbacks.Callback):
         value = float(np.asarray(host_loss).ravel()[0])
         if self.parallel and self.action == "skip":
             log("WARNING", f"non-finite loss ({value}) on rank {distributed.rank()} at step "
-                f"{task.train_state.global_step + 1}: every rank will drop this update.", level=30)
+                f"{self.state.global_step + 1}: every rank will drop this update.", level=30)
             self.kept += 1
             return True
-        self._fault(task, "loss", value)
+        self._fault("loss", value)
         return False
 
-    def update_ok(self, task: "BaseTask") -> bool:
+    def _update_ok(self) -> bool:
         """Whether the optimizer may step on the gradients gathered since its last step."""
         kept, self.kept = self.kept, 0
         if kept == 0:
             return False  # every batch of the window was left out
-        if task._scaler is not None or not (self.check_gradients or (self.parallel and self.action == "skip")):
+        if self.scaled or not (self.check_gradients or (self.parallel and self.action == "skip")):
             return True
-        norm = global_grad_norm(task.network.parameters())
+        norm = global_grad_norm(self.network.parameters())
         if math.isfinite(norm):
             return True
-        self._fault(task, "gradient", norm)
+        self._fault("gradient", norm)
         return False
 
-    def check_weights(self, task: "BaseTask") -> None:
+    def check_weights(self) -> None:
         """Before a checkpoint is written: weights must be finite. An update with non-finite
         gradients can leave the loss finite (a ReLU turns NaN into 0), so with gradients unchecked
         this is where it shows; a checkpoint never holds such weights."""
-        if _weights_finite(task):
+        if _weights_finite(self.network):
             return
-        state = task.train_state
-        checkpoint, where_from = _last_good(task)
+        state = self.state
+        checkpoint, where_from = self._last_good()
         raise NonFiniteError(
             f"non-finite weights at step {state.global_step}, found before writing its checkpoint, which was not "
             f"written: an update used non-finite gradients while the loss stayed finite (a ReLU, for one, turns NaN "
@@ -153,30 +166,31 @@ class NonFiniteGuard(paddle.callbacks.Callback):
             f"the update that did it, naming its samples.", state.global_step, "weights", float("nan"), None,
             checkpoint)
 
+    def callback(self) -> "NonFiniteWatch":
+        """The callback that ties this guard to a loop."""
+        return NonFiniteWatch(self)
+
     # -- reporting -------------------------------------------------------------------------
-    def on_train_end(self, logs: Any = None) -> None:
-        skipped = self.model.train_state.skipped_batches
-        if skipped:
-            log("WARNING", f"{skipped} batch(es) of this run were left out for a non-finite loss or gradient "
-                "(on_nonfinite='skip'); see the warnings above for their steps and samples.", level=30)
+    def _last_good(self) -> tuple[Optional[str], str]:
+        checkpoint = last_good_checkpoint(self.manager)
+        return checkpoint, (f"The last good checkpoint is {checkpoint}." if checkpoint
+                            else "No checkpoint with finite weights exists yet.")
 
-    def _samples(self, task: "BaseTask", kind: str) -> Optional[list[int]]:
+    def _samples(self, kind: str) -> Optional[list[int]]:
         """Dataset indices of the batch (for a gradient, of every batch of the accumulation window)."""
-        env = task._envs.get("train")
-        sampler = getattr(getattr(env, "loader", None), "batch_sampler", None)
-        if not hasattr(sampler, "batch_indices"):
+        if not hasattr(self.sampler, "batch_indices"):
             return None
-        state = task.train_state
-        accumulate = task._plan.accumulate if task._plan is not None else 1
-        first = state.step_in_epoch - state.step_in_epoch % accumulate if kind == "gradient" else state.step_in_epoch
-        return [i for pos in range(first, state.step_in_epoch + 1) for i in sampler.batch_indices(state.epoch, pos)]
+        state = self.state
+        at = state.step_in_epoch
+        first = at - at % self.accumulate if kind == "gradient" else at
+        return [i for pos in range(first, at + 1) for i in self.sampler.batch_indices(state.epoch, pos)]
 
-    def _fault(self, task: "BaseTask", kind: str, value: float) -> None:
-        state = task.train_state
+    def _fault(self, kind: str, value: float) -> None:
+        state = self.state
         step = state.global_step + 1
         where = f"step {step} (epoch {state.epoch + 1}, batch {state.step_in_epoch + 1} of {state.steps_per_epoch})"
         what = f"non-finite loss ({value})" if kind == "loss" else f"non-finite gradients (global norm {value})"
-        indices = self._samples(task, kind)
+        indices = self._samples(kind)
         if indices is None:
             samples = "its samples are unknown (a DataLoader given by the caller)"
         else:
@@ -189,8 +203,8 @@ class NonFiniteGuard(paddle.callbacks.Callback):
             log("WARNING", f"{what} at {where}: left out, no optimizer step ({samples}); "
                 f"{state.skipped_batches} skipped in this run so far.", level=30)
             return
-        checkpoint, where_from = _last_good(task)
-        if kind == "gradient" or _weights_finite(task):
+        checkpoint, where_from = self._last_good()
+        if kind == "gradient" or _weights_finite(self.network):
             cause = ("The run stopped before updating the weights with it. Look at those samples for bad values, "
                      "lower the learning rate or clip gradients (grad_clip_norm), or set "
                      "RunConfig(on_nonfinite='skip') to leave such batches out.")
@@ -200,3 +214,23 @@ class NonFiniteGuard(paddle.callbacks.Callback):
                      "naming its samples.")
         raise NonFiniteError(f"{what} at {where}; {samples}. {cause} {where_from}",
                              step, kind, value, indices, checkpoint)
+
+
+class NonFiniteWatch(Callback):
+    """A NonFiniteGuard's part in the loop: the progress its messages name, and the count of
+    batches left out, reported when the fit ends."""
+
+    order = -40
+
+    def __init__(self, guard: NonFiniteGuard) -> None:
+        self.guard = guard
+
+    def fit_begin(self, loop: "Loop") -> None:
+        self.guard.state = loop.state
+        self.guard.kept = 0
+
+    def fit_end(self, loop: "Loop") -> None:
+        skipped = loop.state.skipped_batches
+        if skipped:
+            log("WARNING", f"{skipped} batch(es) of this run were left out for a non-finite loss or gradient "
+                "(on_nonfinite='skip'); see the warnings above for their steps and samples.", level=30)

@@ -13,12 +13,16 @@ import signal
 import sys
 import threading
 import time
-from typing import Iterator, Optional
+from typing import TYPE_CHECKING, Iterator, Optional
 
 import paddle
 from tqdm import tqdm
 
 from ..log import ensure_output, logger
+from .events import Callback
+
+if TYPE_CHECKING:
+    from .loop import Loop
 
 __all__ = ["logger", "log", "ScalarWriter", "ProgressBar", "is_main_process", "quiet_paddlenlp", "SCALARS_FILE"]
 
@@ -80,25 +84,26 @@ class ScalarWriter:
             self._jsonl = None
 
 
-class ProgressBar(paddle.callbacks.Callback):
+class ProgressBar(Callback):
     """A tqdm bar over the run's training steps, shown only when stderr is a terminal."""
 
+    order = 50
+
     def __init__(self, enabled: Optional[bool] = None) -> None:
-        super().__init__()
         self.enabled = sys.stderr.isatty() if enabled is None else enabled
         self._bar: Optional[tqdm] = None
 
-    def on_train_begin(self, logs=None) -> None:
-        state = self.model.train_state
+    def fit_begin(self, loop: "Loop") -> None:
+        state = loop.state
         if self.enabled and is_main_process():
             self._bar = tqdm(total=state.total_steps, initial=state.global_step, unit="step",
                              dynamic_ncols=True, leave=False)
 
-    def on_train_batch_end(self, step, logs=None) -> None:
-        if self._bar is not None:
+    def batch_end(self, loop: "Loop") -> None:
+        if self._bar is not None and loop.phase == "train":
             self._bar.update(1)
 
-    def on_train_end(self, logs=None) -> None:
+    def fit_end(self, loop: "Loop") -> None:
         if self._bar is not None:
             self._bar.close()
             self._bar = None

@@ -1,8 +1,11 @@
-"""A task's full resume record: what goes into a checkpoint and how it comes back."""
+"""A run's full resume record: what goes into a checkpoint and how it comes back."""
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any, Optional
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import paddle
 
 from ..serialization.records import RecordError, pack_record
 from ..state import TrainState
@@ -10,47 +13,61 @@ from .checkpoint import (CALLBACKS, FORMAT, OPTIMIZER, RNG, SCALER, STEP_NEEDS, 
                          CheckpointManager, capture_rng, network_signature, restore_rng)
 from .report import log
 
-if TYPE_CHECKING:
-    from ..tasks.base import BaseTask
-
-__all__ = ["checkpoint_files", "restore_latest", "check_network", "check_best_model"]
+__all__ = ["Resumable", "checkpoint_files", "restore_latest", "check_network", "check_best_model"]
 
 
-def _stateful(callbacks: list) -> dict[str, Any]:
-    return {type(cb).__name__: cb for cb in callbacks if hasattr(cb, "state_dict") and hasattr(cb, "set_state_dict")}
+@dataclass
+class Resumable:
+    """What a checkpoint holds of a run: the network, optimizer and loss scaler, the loop's
+    progress, and the callbacks' states (each under its `state_key`)."""
+
+    network: paddle.nn.Layer
+    optimizer: Any
+    scaler: Any
+    state: TrainState
+    callbacks: Any       # an engine CallbackList
+    name: str = ""       # what trained, for messages ("ClassifierTask")
 
 
-def _callback_states(callbacks: list) -> dict[str, Any]:
-    """Each stateful callback's state_dict(), refused unless it is plain data a checkpoint can hold."""
-    states = {}
-    for name, cb in _stateful(callbacks).items():
-        state = cb.state_dict()
+def _callback_states(callbacks: Any) -> dict[str, Any]:
+    """Each callback's state_dict(), refused unless it is plain data a checkpoint can hold."""
+    states = callbacks.state_dict()
+    for key, state in states.items():
         try:
-            pack_record(state, f"the state_dict() of callback {name}")
+            pack_record(state, f"the state_dict() of callback {key}")
         except RecordError as e:
-            raise TypeError(f"{e} (Callback {name}'s state goes into every checkpoint.)") from None
-        states[name] = state
+            raise TypeError(f"{e} (Callback {key}'s state goes into every checkpoint.)") from None
     return states
 
 
-def checkpoint_files(task: "BaseTask", callbacks: list) -> tuple[dict[str, Any], dict]:
-    """The files of a checkpoint of `task` now, and the manifest's extra fields."""
-    state = task.train_state
+def checkpoint_files(run: Resumable) -> tuple[dict[str, Any], dict]:
+    """The files of a checkpoint of `run` now, and the manifest's extra fields."""
     files: dict[str, Any] = {
-        WEIGHTS: task.network.state_dict(),
+        WEIGHTS: run.network.state_dict(),
         RNG: capture_rng(),
-        TRAINER_STATE: state.to_dict(),
+        TRAINER_STATE: run.state.to_dict(),
     }
-    if task._optimizer is not None:
-        files[OPTIMIZER] = task._optimizer.state_dict()
-    if task._scaler is not None:
-        files[SCALER] = task._scaler.state_dict()
-    states = _callback_states(callbacks)
+    if run.optimizer is not None:
+        files[OPTIMIZER] = run.optimizer.state_dict()
+    if run.scaler is not None:
+        files[SCALER] = run.scaler.state_dict()
+    states = _callback_states(run.callbacks)
     if states:
         files[CALLBACKS] = states
-    meta = {"network": network_signature(files[WEIGHTS]), "task": type(task).__name__,
-            "parameter_names": {key: p.name for key, p in task.network.named_parameters()}}
+    meta = {"network": network_signature(files[WEIGHTS]), "task": run.name,
+            "parameter_names": {key: p.name for key, p in run.network.named_parameters()}}
     return files, meta
+
+
+def _by_key(saved: dict[str, Any], callbacks: Any) -> dict[str, Any]:
+    """Saved callback states by state key. Checkpoints of format 1 keyed them by class name;
+    such a state goes to the first callback of that class."""
+    states = dict(saved)
+    for cb in callbacks:
+        name = type(cb).__name__
+        if cb.state_key not in states and name in saved and cb.state_key == f"{name}.0":
+            states[cb.state_key] = saved[name]
+    return states
 
 
 def _renamed(state: dict, saved: dict[str, str], current: dict[str, str]) -> dict:
@@ -76,12 +93,12 @@ def _renamed(state: dict, saved: dict[str, str], current: dict[str, str]) -> dic
     return out
 
 
-def check_network(task: "BaseTask", manifest: dict, path: str) -> None:
+def check_network(network: paddle.nn.Layer, manifest: dict, path: str) -> None:
     """Refuse weights saved from another network, naming the first tensor that differs."""
     saved = manifest.get("network")
     if saved is None:
         return
-    mine = network_signature(task.network.state_dict())
+    mine = network_signature(network.state_dict())
     if saved == mine:
         return
     saved_map = {k: (s, d) for k, s, d in saved}
@@ -94,7 +111,7 @@ def check_network(task: "BaseTask", manifest: dict, path: str) -> None:
     )
 
 
-def check_best_model(task: "BaseTask", manager: CheckpointManager) -> None:
+def check_best_model(network: paddle.nn.Layer, manager: CheckpointManager) -> None:
     """Refuse now, before the first step, a best_model/ the run would fail to load at its end."""
     best = manager.best_dir
     if best is None:
@@ -106,17 +123,18 @@ def check_best_model(task: "BaseTask", manager: CheckpointManager) -> None:
     except CheckpointError as e:
         raise CheckpointError(f"{e} The run loads {best} when it ends: move or delete it (or choose another "
                               f"checkpoint_dir) and run again.") from None
-    check_network(task, manifest, best)
+    check_network(network, manifest, best)
 
 
-def restore_latest(task: "BaseTask", manager: CheckpointManager, callbacks: list) -> Optional[str]:
-    """Load the newest whole checkpoint into `task`; None when the directory has none.
+def restore_latest(run: Resumable, manager: CheckpointManager) -> Optional[str]:
+    """Load the newest whole checkpoint into `run` (its progress updated in place, apart from
+    `total_steps` and `steps_per_epoch`, which the run computed); None when there is none.
 
     Newer checkpoints that fail verification are reported and passed over; if none is usable
     at all, refuse rather than start afresh over the user's files. Everything the run will read
     back (the checkpoint, best_model/, the callbacks' states) is checked before it changes anything.
     """
-    _callback_states(callbacks)
+    _callback_states(run.callbacks)
     path, problems = manager.latest()
     for problem in problems:
         log("WARNING", f"{problem} Passing over it to an older checkpoint.", level=30)
@@ -126,28 +144,26 @@ def restore_latest(task: "BaseTask", manager: CheckpointManager, callbacks: list
                 f"no usable checkpoint in {manager.root}: {problems[-1]} Move or delete the damaged "
                 f"step_* directories (or choose another checkpoint_dir) to start afresh."
             )
-        check_best_model(task, manager)
+        check_best_model(run.network, manager)
         return None
     manifest = manager.verify(path, STEP_NEEDS)
-    check_network(task, manifest, path)
-    check_best_model(task, manager)
+    check_network(run.network, manifest, path)
+    check_best_model(run.network, manager)
     _, files = manager.load(path, needs=STEP_NEEDS)
-    task.network.set_state_dict(files[WEIGHTS])
-    if task._optimizer is not None and OPTIMIZER in files:
-        current = {key: p.name for key, p in task.network.named_parameters()}
+    run.network.set_state_dict(files[WEIGHTS])
+    if run.optimizer is not None and OPTIMIZER in files:
+        current = {key: p.name for key, p in run.network.named_parameters()}
         saved = manifest.get("parameter_names", {})
-        task._optimizer.set_state_dict(_renamed(files[OPTIMIZER], saved, current))
-    elif task._optimizer is not None:
+        run.optimizer.set_state_dict(_renamed(files[OPTIMIZER], saved, current))
+    elif run.optimizer is not None:
         log("WARNING", f"checkpoint {path} holds no optimizer state (its manifest lists none): the optimizer's "
             f"moments start afresh, so the run will not end as an uninterrupted one would.", level=30)
-    if task._scaler is not None and SCALER in files:
-        task._scaler.load_state_dict(files[SCALER])
+    if run.scaler is not None and SCALER in files:
+        run.scaler.load_state_dict(files[SCALER])
     restore_rng(files[RNG])
     saved = TrainState.from_dict(files[TRAINER_STATE])
-    states = files.get(CALLBACKS, {})
-    for name, cb in _stateful(callbacks).items():
-        if name in states:
-            cb.set_state_dict(states[name])
-    keep = {"total_steps": task.train_state.total_steps, "steps_per_epoch": task.train_state.steps_per_epoch}
-    task.train_state = dataclasses.replace(saved, **keep)
+    run.callbacks.load_state_dict(_by_key(files.get(CALLBACKS, {}), run.callbacks))
+    for f in dataclasses.fields(TrainState):
+        if f.name not in ("total_steps", "steps_per_epoch"):
+            setattr(run.state, f.name, getattr(saved, f.name))
     return path

@@ -19,12 +19,17 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import paddle
 
 from . import distributed
+from .checkpoint import CheckpointManager
+from .events import Callback
 from .report import log
+
+if TYPE_CHECKING:
+    from .loop import Loop
 
 __all__ = ["TrainingInterrupted", "SignalStop", "STOP_SIGNALS"]
 
@@ -59,19 +64,22 @@ def _notice(text: str) -> None:
         pass
 
 
-class SignalStop(paddle.callbacks.Callback):
+class SignalStop(Callback):
     """Turns a SIGINT or SIGTERM into a checkpoint and a stop at the next step boundary.
 
-    It must come first among a run's callbacks: its flags are read by the dispatcher that runs
-    last, and its `on_epoch_end` (the first hook after hapi leaves the stopped epoch) raises
+    It comes first among a run's callbacks: its flags are read by the dispatcher that runs last,
+    and its `epoch_end` (the first event after the loop leaves the stopped epoch) raises
     `TrainingInterrupted` before any other callback treats the cut epoch as finished.
+    `checkpoint_dir`: where the run writes its checkpoints (None: it writes none).
     """
 
-    def __init__(self, plan: Any) -> None:
-        super().__init__()
-        self.plan = plan
+    order = -100
+
+    def __init__(self, checkpoint_dir: Optional[str]) -> None:
+        self.checkpoint_dir = checkpoint_dir
         self.received: Optional[int] = None
         self.parallel = distributed.world_size() > 1
+        self.state: Optional[Any] = None  # the loop's TrainState, once the fit begins
         self._stopping = False
         self._raised = False
         self._previous: dict[int, Any] = {}
@@ -105,19 +113,24 @@ class SignalStop(paddle.callbacks.Callback):
                 f"stopping. Press Ctrl-C again to stop at once without one.")
 
     # -- the decision, at step boundaries --------------------------------------------------
-    def on_train_batch_end(self, step: int, logs: Any = None) -> None:
+    def fit_begin(self, loop: "Loop") -> None:
+        self.state = loop.state
+
+    def batch_end(self, loop: "Loop") -> None:
+        if loop.phase != "train":
+            return
         requested = self.received is not None
         if self.parallel:
             flag = paddle.to_tensor([1 if requested else 0], dtype="int32")
             paddle.distributed.all_reduce(flag, op=paddle.distributed.ReduceOp.MAX)
             requested = bool(flag.numpy()[0])
         if requested:
-            control = self.model.control
-            control.should_save |= self.plan.checkpoints
+            control = loop.control
+            control.should_save |= self.checkpoint_dir is not None
             control.should_stop = True
             self._stopping = True
 
-    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+    def epoch_end(self, loop: "Loop") -> None:
         if self._stopping:
             distributed.barrier()  # rank 0 has finished writing before any rank exits
             raise self._interrupted()
@@ -130,14 +143,12 @@ class SignalStop(paddle.callbacks.Callback):
 
     # -- the message -----------------------------------------------------------------------
     def _step(self) -> int:
-        return self.model.train_state.global_step if self.model is not None else 0
+        return self.state.global_step if self.state is not None else 0
 
     def _newest_checkpoint(self) -> Optional[str]:
-        if not self.plan.checkpoints:
+        if self.checkpoint_dir is None:
             return None
-        from .checkpoint import CheckpointManager
-
-        steps = CheckpointManager(self.plan.checkpoint_dir).steps()
+        steps = CheckpointManager(self.checkpoint_dir).steps()
         return steps[-1] if steps else None
 
     def _resume_hint(self, checkpoint: Optional[str], just_written: bool = False) -> str:
@@ -145,20 +156,22 @@ class SignalStop(paddle.callbacks.Callback):
             return "To resume, run the same command again: it continues from there."
         if checkpoint is not None:
             return f"To resume, run the same command again: it continues from the newest checkpoint, {checkpoint}."
-        if self.plan.checkpoints:
+        if self.checkpoint_dir is not None:
             return "No checkpoint exists yet: the same command again starts from the beginning."
         return ("This run has no checkpoint directory, so it cannot resume: set RunConfig(checkpoint_dir=...) "
                 "or fit(save_dir=...) to make runs resumable.")
 
     def _interrupted(self) -> TrainingInterrupted:
         self._raised = True
-        state = self.model.train_state
+        step = self._step()
+        total = self.state.total_steps if self.state is not None else 0
         name = signal.Signals(self.received).name if self.received is not None else "a signal to another rank"
-        saved = self.plan.checkpoints and self.model._last_save_step == state.global_step
-        checkpoint = os.path.join(os.path.abspath(self.plan.checkpoint_dir), f"step_{state.global_step}") \
-            if saved else self._newest_checkpoint()
-        message = (f"Training stopped by {name} after step {state.global_step} of {state.total_steps}"
+        written = None if self.checkpoint_dir is None else \
+            os.path.join(os.path.abspath(self.checkpoint_dir), f"step_{step}")
+        saved = written is not None and os.path.isdir(written)
+        checkpoint = written if saved else self._newest_checkpoint()
+        message = (f"Training stopped by {name} after step {step} of {total}"
                    + (f"; checkpoint written to {checkpoint}. " if saved else ". ")
                    + self._resume_hint(checkpoint, saved))
         log("WARNING", message, level=30)
-        return TrainingInterrupted(message, name, state.global_step, checkpoint)
+        return TrainingInterrupted(message, name, step, checkpoint)

@@ -13,7 +13,8 @@ from typing import Any, Callable, ContextManager, Optional, Sequence
 
 import paddle
 
-__all__ = ["StepContext", "StepPoint", "GradientAccumulation", "ClipGradNorm", "LossScaling", "Step"]
+__all__ = ["StepContext", "StepPoint", "GradientAccumulation", "MeanOverAccumulation", "ClipGradNorm", "LossScaling",
+           "Step"]
 
 
 def as_list(value: Any) -> list:
@@ -39,6 +40,8 @@ class StepContext:
     losses: list = field(default_factory=list)   # the loss function's terms
     loss: Optional[paddle.Tensor] = None         # their sum
     backward_loss: Optional[paddle.Tensor] = None  # what backward runs on (a scaled loss, say)
+    host_loss: Any = None                        # the loss on the host, once a point has copied it
+    skip_backward: bool = False                  # a point leaves this batch out: no gradients from it
     skip_update: bool = False                    # a point cancels this step's update
     updated: bool = False                        # the weights were updated
 
@@ -60,6 +63,17 @@ class GradientAccumulation:
 
     def updates_after(self, step_in_epoch: int, steps_in_epoch: Optional[int]) -> bool:
         return (step_in_epoch + 1) % self.batches == 0 or step_in_epoch + 1 == steps_in_epoch
+
+
+class MeanOverAccumulation(StepPoint):
+    """Backward on loss / k when k batches add their gradients before one update, so the update
+    is the mean's, as with one batch k times as large."""
+
+    def __init__(self, batches: int) -> None:
+        self.batches = batches
+
+    def before_backward(self, ctx: StepContext) -> None:
+        ctx.backward_loss = ctx.backward_loss / self.batches
 
 
 class ClipGradNorm(StepPoint):
@@ -108,7 +122,7 @@ class Step:
         self.train_network = train_network or network
         self.loss = loss
         self.optimizer = optimizer
-        self.points = ([scaling] if scaling is not None else []) + list(points)
+        self.points = list(points) + ([scaling] if scaling is not None else [])  # scaling acts last
         self._update = scaling.update if scaling is not None else _plain_update
         self.autocast = autocast or contextlib.nullcontext
         self.release_grads = release_grads
@@ -133,7 +147,8 @@ class Step:
         ctx.backward_loss = ctx.loss
         for point in self.points:
             point.before_backward(ctx)
-        ctx.backward_loss.backward()
+        if not ctx.skip_backward:
+            ctx.backward_loss.backward()
         if ctx.update:
             for point in self.points:
                 point.before_optimizer_step(ctx)

@@ -16,6 +16,7 @@ import paddle
 import paddle.nn as nn
 from paddle.static import InputSpec
 
+from ..compat import paddle_private
 from ..tasks.net import with_signature
 from .metadata import FORMAT, FORMAT_VERSION, is_export_dir, output_meaning, write_metadata
 from .preprocessing import describe_reader, save_tokenizer
@@ -74,7 +75,7 @@ def _dtype_name(dtype: Any) -> str:
 def _reader_specs(task: "BaseTask", pre: dict) -> Optional[list[InputSpec]]:
     """Input specs read off the task's reader (`pre`: its description), when the task has not
     seen a batch yet."""
-    names = task._input_names
+    names = task.input_names
     if pre["kind"] == "text" and len(names) == len(pre["fields"]):
         return [InputSpec([None] if field == "seq_len" else [None, None], "int64", name)
                 for name, field in zip(names, pre["fields"])]
@@ -87,8 +88,8 @@ def export_input_specs(task: "BaseTask", preprocessing: Optional[dict] = None) -
     """The network's inputs with the batch dimension free (and the token dimension, for text).
     `preprocessing` is the reader's description, when the caller has it already."""
     pre = preprocessing if preprocessing is not None else describe_reader(task.data_reader)
-    known = task._input_info is not None and task._inputs
-    specs = list(task._inputs) if known else _reader_specs(task, pre)
+    known = paddle_private.input_shapes_known(task) and paddle_private.input_specs(task)
+    specs = paddle_private.input_specs(task) if known else _reader_specs(task, pre)
     if not specs:
         raise ValueError(f"{type(task).__name__}: the network's input shapes are not known yet, so it cannot be "
                          f"exported: run one batch first (finetune, eval or predict), or build the task with "

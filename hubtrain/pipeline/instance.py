@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import paddle
 
-from ..engine.training import seed_everything
+from ..runs.training import seed_everything
 from .building import build_dataset
 from .stages import Context, InstanceBase
 

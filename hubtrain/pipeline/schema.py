@@ -27,6 +27,7 @@ __all__ = ["RunSpec", "EntrySpec", "validate", "blame", "TOP_KEYS", "ENTRY_KEYS"
 TOP_KEYS = ("workspace", "module", "dataset", "reader", "task", "strategy", "runner")
 RUNNER_CLASSES = ("train", "evaluate", "predict", "export")
 # Run-file names (PaddleRec's) for RunConfig options; RunConfig's own names are accepted too.
+RUN_FILE_SEED = 42  # what an entry without `seed:` is seeded with
 ALIASES = {"epochs": "num_epoch", "print_interval": "log_interval", "device": "use_cuda"}
 _CONFIG_FIELDS = tuple(f.name for f in fields(RunConfig) if f.name != "strategy")
 ENTRY_KEYS = ("name", "class", "init_model_path", *(f"{s}_class_path" for s in STAGES), *ALIASES, *_CONFIG_FIELDS)
@@ -391,6 +392,7 @@ def _config(entry: dict, path: str, strategy: Any, checkpoint_dir: Optional[str]
             value = value == "gpu"
         options[name], written[name] = value, key
     options["checkpoint_dir"] = checkpoint_dir
+    options.setdefault("seed", RUN_FILE_SEED)  # a run file is a reproducible experiment: seeded unless it says
     try:
         return RunConfig(strategy=strategy, **options)
     except (ValueError, TypeError) as e:

@@ -68,7 +68,7 @@ def warm_start(task: Any, path: str) -> str:
     if os.path.isdir(source):
         manager = CheckpointManager(os.path.dirname(source))
         manifest, files = manager.load(source, [WEIGHTS])
-        check_network(task, manifest, source)
+        check_network(task.network, manifest, source)
         state: Any = files[WEIGHTS]
     else:
         state = load_paddle_file(source)  # refuses, before it runs, a pickle that would run code

@@ -1,42 +1,45 @@
-"""BaseTask: a `paddle.Model` whose network is backbone + head, with PaddleHub's network events,
-run events and PaddleHub-style runs (`finetune_and_eval`, `eval`, `predict(data=...)`)."""
+"""BaseTask: a fine-tune task, a hub.Model (so a paddle.Model) whose network is backbone + head.
+
+A task describes its network through PaddleHub's network events (`_build_net`, `_add_label`,
+`_add_loss`, `_add_metrics`, `_postprocess`). It has two faces over the engine: paddle.Model's
+(`prepare`, `fit`, `evaluate`, `predict`, the batch methods, `save`, `load`) and PaddleHub's
+(`finetune_and_eval`, `finetune`, `eval`, `predict(data=...)`, the run events, `variable()`, the
+programs). What its runs did is kept in `current_run` (runs/record.py), not in the task.
+"""
 from __future__ import annotations
 
-import contextlib
 import copy
 import inspect
 import logging
-import math
 import os
 import time
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Optional, Sequence
 
+import numpy as np
 import paddle
 from paddle.static import InputSpec
 
+from ..compat import paddle_private
+from ..compat.hapi import Model, matched_parameters
 from ..config import RunConfig
-from ..engine import distributed, training
-from ..engine.epoch import run_epoch
-from ..engine.bridge import weighted_loss
-from ..engine.checkpoint import WEIGHTS, CheckpointManager
-from ..engine.compile import compile_forward
-from ..engine.deferred_metrics import DeferredMetrics
-from ..engine.numerics import NonFiniteGuard
+from ..engine import distributed
+from ..engine.loop import CallbackPoints
 from ..engine.plan import TrainPlan
-from ..engine.prediction import PredictionWriter
-from ..engine.report import ScalarWriter, log, logger
-from ..engine.resume import check_network
-from ..engine.steps import TaskAdapter, clear_grad_args
-from ..engine.summary import run_summary
+from ..engine.report import log, logger
+from ..engine.step import MeanOverAccumulation, StepContext, StepPoint
 from ..metrics import HubMetric
+from ..runs import best_model, training
+from ..runs.events import weighted_loss
+from ..runs.predictions import PredictionWriter
+from ..runs.record import TaskRun, phase_name
+from ..runs.summary import run_summary
+from ..serialization.paddle_pickle import load_paddle_file
 from ..state import RunEnv, RunState, TrainControl, TrainState
 from ..zoo.feature import FeatureRef, as_feature
 from . import introspect
 from .net import TaskNet, feature_dim as measure_feature_dim
 
 __all__ = ["BaseTask"]
-
-_PHASE_ALIASES = {"val": "dev", "validate": "dev", "validation": "dev", "eval": "dev", "inference": "predict"}
 
 
 def _forward_arg_names(layer: paddle.nn.Layer) -> list[str]:
@@ -46,9 +49,9 @@ def _forward_arg_names(layer: paddle.nn.Layer) -> list[str]:
     return required or [p.name for p in params[:1]] or ["input"]
 
 
-class BaseTask(paddle.Model):
+class BaseTask(Model):
     """A fine-tune task. Subclasses define the head and its loss and metrics through the network
-    events; everything else (loops, checkpoints, logging) comes from here and hapi."""
+    events; the loops, checkpoints and logging come from the engine and runs/."""
 
     default_metrics: Sequence[str] = ()
     allowed_metrics: Sequence[str] = ()
@@ -73,56 +76,27 @@ class BaseTask(paddle.Model):
         self.feature_dim = measure_feature_dim(self.feature, feature_dim)
         choices = self.default_metrics if metrics_choices == "default" else metrics_choices
         self.metrics_choices = [choices] if isinstance(choices, str) else list(choices)  # one name, or several
-        # the head's first weights come from the run's seed, so two runs with one seed start alike
-        training.seed_everything(self.config.seed)
+        if self.config.seed is not None:  # the head's first weights come from the seed asked for
+            training.seed_everything(self.config.seed)
         head = self._build_net()
         head = head if isinstance(head, paddle.nn.Layer) else paddle.nn.Sequential(*head)
         self.labels = list(self._add_label() or [])
         extra = list(self._extra_inputs())
         network = TaskNet(self.feature, head, [e.name for e in extra])
-        self._input_names = [s.name for s in specs] if specs else _forward_arg_names(self.feature.backbone)
-        self._input_names += [e.name for e in extra]
+        self.input_names = [s.name for s in specs] if specs else _forward_arg_names(self.feature.backbone)
+        self.input_names += [e.name for e in extra]
         guessed = specs is None
         if guessed:
-            names = self._input_names[:len(self._input_names) - len(extra)]
+            names = self.input_names[:len(self.input_names) - len(extra)]
             specs = [InputSpec([None], "float32", name) for name in names]
         specs = list(specs) + extra
         super().__init__(network, specs, self.labels)
         if guessed:
-            self._input_info = None  # learn the real shapes from the first batch
-        self._adapter = TaskAdapter.adopt(self._adapter)
-        self._metrics: list = []
-        self._deferred = DeferredMetrics()  # training metric inputs not yet fed to the metrics
-        self._scaler = None
-        self._clear_grad_args: dict = {}
-        self._numerics = NonFiniteGuard.from_config(self.config)  # a run makes its own
-        self._optimization = None  # what the strategy built: optimizer, schedule, callbacks
-        self._live_weights = True  # False once the best model replaced the training weights
-        self._best_weights: Optional[dict] = None  # the best model, when there is no checkpoint_dir
-        self._eval_sharded = False  # this evaluation is split between processes
-        self._dygraph_forward = None  # the network's own forward, once to_static replaced it
-        self._streaming = False  # predictions go to a file: hapi keeps none of them
-        self._static_pending = False  # the converted forward has not run yet
-        self._device = "cpu"
-        self._eval_metrics: list = []
-        self.train_state = TrainState(seed=self.config.seed)
-        self.control = TrainControl()
+            paddle_private.forget_input_shapes(self)  # learn the real shapes from the first batch
+        self.current_run = TaskRun(self.config, data_reader)
+        self.eval_metrics: list = []  # copies of the metrics for evaluations, apart from training's
         self.outputs: list = []
-        self._envs: dict[str, RunEnv] = {}
-        self._phases: list[str] = []
-        self._datasets: dict[str, Any] = {}
-        self._plan: Optional[TrainPlan] = None
-        self._callbacks: list = []
-        self._step_record: Optional[tuple[list, int]] = None
         self._checked: set[str] = set()
-        self._pending_eval_phase: Optional[str] = None
-        self._last_eval_step: Optional[int] = None
-        self._last_save_step: Optional[int] = None
-        self._scalars: Optional[ScalarWriter] = None
-        self._checkpoint_dir: Optional[str] = self.config.checkpoint_dir
-        self._last_results: dict = {}  # adapter mode -> that mode's last step results
-        self._step_lr: Optional[float] = None  # the learning rate the last training step used
-        self._last_scores: Any = []  # metric objects last updated, or the last evaluation's result
         self._programs: dict = {}
         self._check_metrics()
 
@@ -152,21 +126,35 @@ class BaseTask(paddle.Model):
         """What `predict(data=...)` reports per batch: outputs made readable (e.g. probabilities)."""
         return outputs
 
+    def _metric_inputs(self, outputs: list, labels: list) -> list:
+        """What each metric's `compute` takes: the network's outputs, then the labels."""
+        return outputs + labels
+
     # ------------------------------------------------------------------ phase and state
     @property
     def phase(self) -> Optional[str]:
-        return self._phases[-1] if self._phases else None
+        return self.current_run.phase
 
     @property
     def env(self) -> RunEnv:
-        phase = self.phase or "train"
-        if phase not in self._envs:
-            self._envs[phase] = RunEnv(phase)
-        return self._envs[phase]
+        return self.current_run.env_of(self.phase or "train")
 
     @property
     def is_train_phase(self) -> bool:
         return self.phase == "train"
+
+    @property
+    def is_training(self) -> bool:
+        """Whether a training run is under way (its evaluations included)."""
+        return self.current_run.is_training
+
+    @property
+    def train_state(self) -> TrainState:
+        return self.current_run.state
+
+    @property
+    def control(self) -> TrainControl:
+        return self.current_run.control
 
     @property
     def current_step(self) -> int:
@@ -178,115 +166,107 @@ class BaseTask(paddle.Model):
 
     @property
     def checkpoint_dir(self) -> Optional[str]:
-        return self._checkpoint_dir
+        return self.current_run.checkpoint_dir
 
-    def _push_phase(self, phase: str) -> None:
-        self._phases.append(phase)
-        self.env.current_epoch = self.train_state.epoch
+    @property
+    def weights_are_live(self) -> bool:
+        """False once the best model replaced the training weights at the end of a run."""
+        return self.current_run.live_weights
 
-    def _pop_phase(self) -> None:
-        self._phases.pop()
+    def phase_data(self, phase: str, dataset: Any = None) -> Any:
+        """The data of a phase: `dataset` (then kept for it), the one given before, or the reader's."""
+        return self.current_run.phase_data(phase, dataset)
 
-    # ------------------------------------------------------------------ data per phase
-    @staticmethod
-    def _phase_name(phase: str) -> str:
-        return _PHASE_ALIASES.get(phase, phase)
-
-    def _phase_data(self, phase: str, dataset: Any = None) -> Any:
-        phase = self._phase_name(phase)
-        if dataset is not None:
-            self._datasets[phase] = dataset
-            return dataset
-        if phase in self._datasets:
-            return self._datasets[phase]
-        if self.data_reader is not None and hasattr(self.data_reader, "get_dataset"):
-            return self.data_reader.get_dataset(phase)
-        return None
-
-    def _has_phase_data(self, phase: str) -> bool:
-        data = self._phase_data(phase)
-        return data is not None and (not hasattr(data, "__len__") or len(data) > 0)
-
-    def _collate_fn(self) -> Any:
+    def collate_fn(self) -> Any:
+        """How the reader batches its samples (None: paddle's default)."""
         return getattr(self.data_reader, "collate_fn", None)
 
-    # ------------------------------------------------------------------ hapi API, kept
+    def monitored_score(self, result: dict) -> Optional[tuple[str, float, bool]]:
+        """(name, score, higher is better) of the dev score that picks the best model: the first
+        metric's first value, or the loss for a task without metrics."""
+        return best_model.monitored(self.eval_metrics, result)
+
+    def load_best_model(self, missing_ok: bool = True) -> bool:
+        """Put the best model of the last training run into the network; False when there is none."""
+        return best_model.load_best(self, missing_ok)
+
+    # ------------------------------------------------------------------ paddle.Model's face
     def prepare(self, optimizer: Any = None, loss: Any = None, metrics: Any = None,
                 amp_configs: Any = None) -> None:
-        """hapi's prepare; loss and metrics default to the task's own (`_add_loss`, `_add_metrics`)."""
+        """paddle.Model's prepare; loss and metrics default to the task's own (`_add_loss`,
+        `_add_metrics`), mixed precision to the config's on a GPU."""
         loss = loss if loss is not None else self._add_loss()
         metrics = metrics if metrics is not None else self._add_metrics()
+        cfg = self.config
+        if amp_configs is None and cfg.use_amp and cfg.device == "gpu":
+            amp_configs = cfg.amp_level
         super().prepare(optimizer, loss, metrics, amp_configs)
-        self._eval_metrics = copy.deepcopy(self._metrics)
-        self._clear_grad_args = clear_grad_args(optimizer)
-        if self.config.use_amp and self.config.device == "gpu" and self.config.amp_dtype == "float16":
-            self._scaler = paddle.amp.GradScaler()
+        self.eval_metrics = copy.deepcopy(self.metrics)
 
-    def fit(self, train_data: Any = None, eval_data: Any = None, batch_size: int = 1, epochs: int = 1,
+    def ensure_prepared(self) -> None:
+        """prepare() with the task's own loss and metrics, unless it was called already."""
+        if self.loss is None and not self.metrics and self.optimizer is None:
+            self.prepare()
+
+    def fit(self, train_data: Any = None, eval_data: Any = None, batch_size: Any = 1, epochs: int = 1,
             eval_freq: int = 1, log_freq: int = 10, save_dir: Optional[str] = None, save_freq: int = 1,
             verbose: int = 2, drop_last: bool = False, shuffle: bool = True, num_workers: int = 0,
-            callbacks: Any = None, accumulate_grad_batches: int = 1, num_iters: Optional[int] = None) -> None:
-        """hapi's fit, with hubtrain's run events, checkpoints in `save_dir` (or the config's
-        checkpoint_dir) and resume from the newest of them."""
+            callbacks: Any = None, accumulate_grad_batches: int = 1, num_iters: Optional[int] = None, *,
+            resume: bool = False) -> None:
+        """paddle.Model's fit, with hubtrain's run events, non-finite checks and checkpoints in
+        `save_dir` (or the config's checkpoint_dir); `resume=True` continues from the newest of them."""
         if train_data is None:
             raise ValueError("fit() needs train_data: a paddle.io.Dataset or DataLoader.")
-        plan = TrainPlan.from_fit(self.config, batch_size, epochs, log_freq, save_dir, verbose, drop_last,
+        train_size, eval_size = batch_size if isinstance(batch_size, (list, tuple)) else (batch_size, batch_size)
+        plan = TrainPlan.from_fit(self.config, train_size, epochs, log_freq, save_dir, verbose, drop_last,
                                   shuffle, num_workers, accumulate_grad_batches, num_iters)
-        if eval_data is not None:
-            self._phase_data("dev", eval_data)
-        training.run(self, train_data, plan, callbacks, eval_data=eval_data, eval_freq=eval_freq)
+        training.train(self, train_data, plan, callbacks, eval_data=eval_data, eval_freq=eval_freq, resume=resume,
+                       eval_batch_size=eval_size)
 
     def evaluate(self, eval_data: Any, batch_size: int = 1, log_freq: int = 10, verbose: int = 2,
                  num_workers: int = 0, callbacks: Any = None, num_iters: Optional[int] = None) -> dict:
-        """hapi's evaluate; the loss returned is the sample-weighted mean over the split. Under
-        several processes each rank evaluates its share and all report the merged result."""
-        if not self._phases or self.phase != "train":
-            self._ensure_prepared()
-        compile_forward(self)
-        shard = distributed.can_shard(self._eval_metrics) and not isinstance(eval_data, paddle.io.DataLoader)
-        loader = training.eval_loader(self, eval_data, batch_size, num_workers, shard=shard)
-        self._eval_sharded = shard
-        try:
-            with self._eval_metrics_in_use():
-                return super().evaluate(loader, batch_size, log_freq, 0, num_workers,
-                                        self._with_bridge(callbacks), num_iters)
-        finally:
-            self._eval_sharded = False
+        """paddle.Model's evaluate; the loss returned is the sample-weighted mean over the split.
+        Under several processes each rank evaluates its share and all report the merged result."""
+        result = training.evaluate(self, self.phase if self.phase not in (None, "train") else "dev", eval_data,
+                                   batch_size, num_workers, callbacks)
+        return result
 
     def predict(self, test_data: Any = None, batch_size: int = 1, num_workers: int = 0,
                 stack_outputs: bool = False, verbose: int = 1, callbacks: Any = None, *,
                 data: Any = None, load_best_model: bool = True, return_result: bool = False,
                 output_file: Optional[str] = None) -> Any:
-        """hapi's predict(test_data) -> outputs per output; PaddleHub's predict(data=[examples]) ->
-        list of RunState whose run_results[0] are probabilities (or the head's processed outputs).
+        """paddle.Model's predict(test_data) -> outputs per output; PaddleHub's predict(data=[examples])
+        -> list of RunState whose run_results[0] are probabilities (or the head's processed outputs).
         With `output_file`, each sample's processed outputs go to that file as a JSON line while
         the batches come, nothing is kept, and the file's path is returned."""
         if data is not None:
             return self._predict_examples(data, load_best_model, return_result, output_file)
         if test_data is None:
             raise ValueError("predict() needs test_data (a Dataset or DataLoader) or data=[raw examples].")
-        loader = training.eval_loader(self, test_data, batch_size, num_workers)
-        compile_forward(self)
-        callbacks = self._with_bridge(callbacks)
         if output_file is None:
-            return super().predict(loader, batch_size, num_workers, stack_outputs, 0, callbacks)
+            kept = training.predict(self, test_data, batch_size, num_workers, callbacks,
+                                    keep=lambda ctx: [o.numpy() for o in ctx.outputs])
+            outputs = list(zip(*kept))
+            return [np.vstack(outs) for outs in outputs] if stack_outputs else outputs
         names = self.predict_output_names or self.output_names
         dataset = getattr(self.data_reader, "dataset", None)
         labels = dataset.get_labels() if dataset is not None and hasattr(dataset, "get_labels") else None
         writer = PredictionWriter(output_file, names, self.predicts_class_probabilities, labels)
-        self._streaming = True
-        try:
-            super().predict(loader, batch_size, num_workers, False, 0, callbacks + [writer])
-        finally:
-            self._streaming = False
+        extra = list(callbacks) if isinstance(callbacks, (list, tuple)) else ([callbacks] if callbacks else [])
+        training.predict(self, test_data, batch_size, num_workers, [writer, *extra])
         return writer.path
 
     def train_batch(self, inputs: Any, labels: Any = None, update: bool = True) -> Any:
-        """hapi's train_batch; a batch may leave out the backbone's optional inputs."""
+        """paddle.Model's train_batch; a batch may leave out the backbone's optional inputs."""
+        self.ensure_prepared()
+        if self.optimizer is None:
+            raise RuntimeError("train_batch() needs an optimizer: call task.prepare(optimizer) first, or "
+                               "train with finetune(), which builds the strategy's.")
         return super().train_batch(*self._split_fields(inputs, labels), update)
 
     def eval_batch(self, inputs: Any, labels: Any = None) -> Any:
-        """hapi's eval_batch; a batch may leave out the backbone's optional inputs."""
+        """paddle.Model's eval_batch; a batch may leave out the backbone's optional inputs."""
+        self.ensure_prepared()
         return super().eval_batch(*self._split_fields(inputs, labels))
 
     def _split_fields(self, inputs: Any, labels: Any) -> tuple[list, list]:
@@ -297,100 +277,16 @@ class BaseTask(paddle.Model):
         labels = [] if labels is None else list(labels) if isinstance(labels, (list, tuple)) else [labels]
         wanted, count = len(self.labels), len(inputs) + len(labels)
         required = getattr(self.network, "required_inputs", None)
-        if required is not None and len(labels) < wanted and required + wanted <= count < len(self._inputs or ()):
+        if required is not None and len(labels) < wanted and required + wanted <= count < len(self.input_names):
             fields = inputs + labels
             inputs, labels = fields[:-wanted], fields[-wanted:]
         return inputs, labels
 
-    def _update_inputs(self) -> None:
-        """Input specs from the first batch, named after the backbone's inputs, batch size free."""
-        self._input_info = self._adapter._input_info
-        shapes, dtypes = self._input_info
-        self._inputs = [InputSpec([None] + list(s[1:]), d, n) for n, s, d in zip(self._input_names, shapes, dtypes)]
-        self._is_shape_inferred = True
-
-    # ------------------------------------------------------------------ PaddleHub-style runs
-    def finetune_and_eval(self, train_dataset: Any = None, dev_dataset: Any = None, test_dataset: Any = None,
-                          callbacks: Any = None) -> Sequence[RunState]:
-        """Train, evaluate dev every `eval_interval` steps keeping the best model, then evaluate
-        test with the best model. Resumes from the newest checkpoint in `checkpoint_dir`."""
-        for phase, ds in (("dev", dev_dataset), ("test", test_dataset)):
-            self._phase_data(phase, ds)
-        return self._finetune(train_dataset, callbacks, evaluate=True)
-
-    def finetune(self, train_dataset: Any = None, callbacks: Any = None) -> Sequence[RunState]:
-        """Train only. Resumes from the newest checkpoint in `checkpoint_dir`."""
-        return self._finetune(train_dataset, callbacks, evaluate=False)
-
-    def _finetune(self, train_dataset: Any, callbacks: Any, evaluate: bool) -> Sequence[RunState]:
-        data = self._phase_data("train", train_dataset)
-        if data is None:
-            raise ValueError("no training data: pass train_dataset=..., or give the task a data_reader "
-                             "whose dataset has a train split.")
-        made = self._checkpoint_dir is None
-        if made:
-            self._checkpoint_dir = training.default_checkpoint_dir()
-        plan = TrainPlan.from_config(self.config, self._checkpoint_dir, evaluate)
-        try:
-            return training.run(self, data, plan, callbacks)
-        finally:
-            if made:  # a run refused before it wrote anything leaves no empty directory behind
-                training.remove_if_empty(self._checkpoint_dir)
-
-    def eval(self, phase: str = "dev", dataset: Any = None, load_best_model: bool = False) -> list[RunState]:
-        """Evaluate a split ('dev', 'test', ...); returns its run states, the scores in `self.env.result`
-        after the run (`task.last_result(phase)`)."""
-        phase = self._phase_name(phase)
-        data = self._phase_data(phase, dataset)
-        if data is None:
-            raise ValueError(f"no data for phase '{phase}': pass dataset=..., or a data_reader with that split.")
-        if load_best_model:
-            self._load_best_model()
-        self._pending_eval_phase = phase
-        try:
-            self.evaluate(data, batch_size=self.config.batch_size, num_workers=self.config.num_workers,
-                          verbose=0, callbacks=self._callbacks_for_eval())
-        finally:
-            self._pending_eval_phase = None
-        return self._envs[phase].run_states
-
-    def last_result(self, phase: str = "dev") -> Optional[dict]:
-        env = self._envs.get(self._phase_name(phase))
-        return env.result if env else None
-
-    def _predict_examples(self, data: Sequence, load_best_model: bool, return_result: bool,
-                          output_file: Optional[str] = None) -> Any:
-        if load_best_model:
-            self._load_best_model(missing_ok=True)
-        if self.data_reader is not None and hasattr(self.data_reader, "examples_dataset"):
-            dataset = self.data_reader.examples_dataset(data)
-        else:
-            dataset = training.ExampleList(data)
-        path = self.predict(dataset, batch_size=self.config.batch_size, num_workers=0, verbose=0,
-                            callbacks=self._callbacks_for_eval(), output_file=output_file)
-        if output_file is not None:
-            return path
-        run_states = self._envs["predict"].run_states
-        if return_result:
-            return [r for rs in run_states for r in rs.run_results[0]]
-        return run_states
-
-    # ------------------------------------------------------------------ checkpoints
-    def _manager(self) -> Optional[CheckpointManager]:
-        directory = self._plan.checkpoint_dir if self._plan else self._checkpoint_dir
-        if directory is None:
-            return None
-        keep = self._plan.keep_checkpoint_max if self._plan else self.config.keep_checkpoint_max
-        return CheckpointManager(directory, keep)
-
     def load(self, path: str, skip_mismatch: bool = False, reset_optimizer: bool = False) -> None:
-        """hapi's `load`: parameters from `path.pdparams` by structured name, the optimizer from
-        `path.pdopt` unless `reset_optimizer`, `skip_mismatch` leaving absent or misshapen
+        """paddle.Model's `load`: parameters from `path.pdparams` by structured name, the optimizer
+        from `path.pdopt` unless `reset_optimizer`, `skip_mismatch` leaving absent or misshapen
         parameters as they are (and the optimizer reset). Each file is read by hubtrain's
         restricted unpickler, which refuses a pickle that would run code before it runs."""
-        from ..compat.hapi import matched_parameters
-        from ..serialization.paddle_pickle import load_paddle_file
-
         prefix, suffix = os.path.splitext(path)
         if suffix not in ("", ".pdparams", ".pdopt", ".pdmodel"):
             raise ValueError(f"load({path!r}): unknown suffix {suffix!r}; give the path task.save(path) was given, "
@@ -403,59 +299,47 @@ class BaseTask(paddle.Model):
         state = load_paddle_file(params, return_numpy=True)
         if not isinstance(state, dict) or not state:
             raise ValueError(f"{params} holds no parameters by name: give a file task.save(path) wrote.")
-        matched, skipped = matched_parameters(self.network, state, skip_mismatch, source=params)
-        optimizer = prefix + ".pdopt"
-        optim_state = None if reset_optimizer or skipped or not os.path.isfile(optimizer) else \
-            load_paddle_file(optimizer, return_numpy=True)
-        if not paddle.in_dynamic_mode():
-            return self._adapter.load(matched, optim_state)
-        scaler = prefix + ".pdscaler"
-        scaler_state = load_paddle_file(scaler) if self._scaler is not None and os.path.isfile(scaler) else None
-        return self._adapter.load(matched, optim_state, scaler_state)
+        matched_parameters(self.network, state, skip_mismatch, source=params)
+        super().load(prefix, skip_mismatch, reset_optimizer)
 
-    def save_checkpoint(self, *_legacy: Any) -> Optional[str]:
-        """Write a resumable checkpoint of the run now (PaddleHub passed epoch and step; the run's
-        own state is used instead)."""
-        return training.save_checkpoint(self)
+    # ------------------------------------------------------------------ the step, as the engine runs it
+    def _step_points(self) -> list[StepPoint]:
+        run = self.current_run
+        points: list[StepPoint] = []
+        if run.guard is not None:
+            points.append(run.guard)
+        if run.loop is not None and run.plan is not None and run.plan.accumulate > 1:
+            points.append(MeanOverAccumulation(run.plan.accumulate))
+        if run.loop is not None and any(run.loop.callbacks.has(e) for e in ("before_backward", "before_optimizer_step")):
+            points.append(CallbackPoints(run.loop))
+        return points
 
-    def _save_best_model(self, score: float, metric: str) -> None:
-        manager = self._manager()
-        if manager is None:
-            self._best_weights = {k: v.detach().clone() for k, v in self.network.state_dict().items()}
-            return
-        if training.is_writer():
-            weights = self.network.state_dict()
-            from ..engine.checkpoint import network_signature
+    def _step_schedule(self) -> Any:
+        run = self.current_run
+        if run.loop is None or not run.steps_schedule:
+            return None
+        if run.optimization is not None:
+            return run.optimization.scheduler
+        return paddle_private.lr_scheduler_of(self.optimizer)
 
-            path = manager.save_best({WEIGHTS: weights},
-                                     {"score": score, "metric": metric, "step": self.train_state.global_step,
-                                      "network": network_signature(weights), "task": type(self).__name__})
-            log("INFO", f"Best model saved to {path} [{metric}={score:.5f}]")
-        distributed.barrier()  # the other ranks may load it next
+    def _step_key(self) -> tuple:
+        run = self.current_run
+        return super()._step_key() + (run.guard, run.loop, run.plan)
 
-    def _load_best_model(self, missing_ok: bool = True) -> bool:
-        manager = self._manager()
-        if manager is None and self._best_weights is not None:
-            self.network.set_state_dict(self._best_weights)
-            self._live_weights = False
-            log("INFO", "Load the best model (kept in memory: the run has no checkpoint_dir)")
-            return True
-        path = manager.best_dir if manager else None
-        if path is None:
-            if not missing_ok:
-                raise FileNotFoundError(f"no best_model in {manager.root if manager else 'checkpoint_dir (unset)'}.")
-            return False
-        manifest, files = manager.load(path, [WEIGHTS])
-        check_network(self, manifest, path)
-        self.network.set_state_dict(files[WEIGHTS])
-        self._live_weights = False
-        log("INFO", f"Load the best model from {path}")
-        return True
+    def _metric_args(self, outputs: list, labels: list) -> list:
+        return self._metric_inputs(outputs, labels)
 
-    # ------------------------------------------------------------------ step hooks (TaskAdapter)
-    def _ensure_prepared(self) -> None:
-        if self._loss is None and not self._metrics and self._optimizer is None:
-            self.prepare()
+    def _metrics_for(self, phase: str) -> list:
+        return self.eval_metrics if phase == "eval" else self.metrics
+
+    def _merges_eval_batches(self) -> bool:
+        return False  # a task's evaluation is split by samples and merged at its end (runs/training.py)
+
+    def _train_step(self, inputs: list, labels: list, update: bool = True) -> tuple[StepContext, list]:
+        return super()._train_step(*self._split_fields(inputs, labels), update)
+
+    def _eval_step(self, inputs: list, labels: list) -> tuple[StepContext, list]:
+        return super()._eval_step(*self._split_fields(inputs, labels))
 
     def _check_batch(self, phase: str, inputs: list, labels: list) -> None:
         """Once per phase: labels of the shape `_add_label` promised."""
@@ -475,137 +359,73 @@ class BaseTask(paddle.Model):
                              f"{len(self.labels)} in _add_label(): check what the dataset's __getitem__ returns.")
         self._checked.add(phase)
 
-    def _autocast(self) -> contextlib.AbstractContextManager:
-        cfg = self.config
-        if not cfg.use_amp or self._device != "gpu":
-            return contextlib.nullcontext()
-        return paddle.amp.auto_cast(level=cfg.amp_level, dtype=cfg.amp_dtype)
+    # ------------------------------------------------------------------ PaddleHub's face
+    def finetune_and_eval(self, train_dataset: Any = None, dev_dataset: Any = None, test_dataset: Any = None,
+                          callbacks: Any = None) -> Sequence[RunState]:
+        """Train, evaluate dev every `eval_interval` steps keeping the best model, then evaluate
+        test with the best model. Resumes from the newest checkpoint in `checkpoint_dir`."""
+        for phase, ds in (("dev", dev_dataset), ("test", test_dataset)):
+            self.phase_data(phase, ds)
+        return self._finetune(train_dataset, callbacks, evaluate=True)
 
-    def _compute_loss(self, outputs: list, labels: list) -> paddle.Tensor:
-        losses = self._loss(*(outputs + labels))
-        losses = losses if isinstance(losses, (list, tuple)) else [losses]
-        return losses[0] if len(losses) == 1 else paddle.add_n(list(losses))
+    def finetune(self, train_dataset: Any = None, callbacks: Any = None) -> Sequence[RunState]:
+        """Train only. Resumes from the newest checkpoint in `checkpoint_dir`."""
+        return self._finetune(train_dataset, callbacks, evaluate=False)
 
-    def _accumulate_steps(self) -> int:
-        return self._plan.accumulate if self._plan and self.phase == "train" else 1
-
-    def _at_update_boundary(self) -> bool:
-        if not self._plan or self.phase != "train":
-            return True
-        state = self.train_state
-        done = state.step_in_epoch + 1
-        return done % self._plan.accumulate == 0 or done == state.steps_per_epoch \
-            or state.global_step + 1 >= state.total_steps
-
-    def _keep_batch(self, host_loss: Any) -> bool:
-        """Whether a batch with this loss trains: a non-finite one stops the run or, with
-        on_nonfinite="skip", is left out and counted (engine/numerics.py)."""
-        return self._numerics.keep_batch(self, host_loss)
-
-    def _optimizer_step(self) -> None:
-        if not self._numerics.update_ok(self):  # nothing kept in the window, or non-finite gradients
-            self._optimizer.clear_grad(**self._clear_grad_args)
-            return
-        if self._scaler is not None:
-            self._scaler.step(self._optimizer)
-            self._scaler.update()
-        else:
-            self._optimizer.step()
-        self._optimizer.clear_grad(**self._clear_grad_args)
-        self.train_state.optimizer_step += 1
-
-    def _metric_inputs(self, outputs: list, labels: list) -> list:
-        """What each metric's `compute` takes: the network's outputs, then the labels."""
-        return outputs + labels
-
-    def _update_metrics(self, metrics: list, outputs: list, labels: list) -> list:
-        results = []
-        self._last_scores = metrics
-        args = self._metric_inputs(outputs, labels) if metrics else []
-        if self._deferred.offer(metrics, args):
-            return [None] * len(metrics)
-        for metric in metrics:
-            computed = metric.compute(*args)
-            computed = list(computed) if isinstance(computed, (list, tuple)) else [computed]
-            if not isinstance(metric, HubMetric):  # hapi hands other metrics numpy arrays
-                computed = [c.numpy() if isinstance(c, paddle.Tensor) else c for c in computed]
-            results.append(metric.update(*computed))
-        return results
-
-    def _run_one_epoch(self, data_loader: Any, callbacks: Any, mode: str, logs: Optional[dict] = None) -> Any:
-        """hapi's batch loop, with per-pass work hoisted out (engine/epoch.py); a fresh `logs` per
-        pass where hapi shares one dict between every pass of every model."""
-        return run_epoch(self, data_loader, callbacks, mode, {} if logs is None else logs)
-
-    def _reset_metrics(self) -> None:
-        """hapi resets the metrics after every epoch; their values are kept for `variable()` first
-        (merged over the ranks when they shared an evaluation)."""
-        self._deferred.flush()
-        if self._eval_sharded:
-            distributed.merge_metrics(self._metrics)
-            self._last_scores = self._metrics
-        if self._metrics and self._last_scores is self._metrics:
-            self._last_scores = introspect.scores(self)
-        super()._reset_metrics()
-
-    def _merged_scores(self) -> dict:
-        """The values of the evaluation that just ended, as `_reset_metrics` kept them."""
-        return introspect.scores(self)
-
-    def _record_step(self, results: list, examples: int) -> None:
-        self._step_record = (results, examples)
-        self.outputs = results
-        # Kept per mode, newest last; `variable()` names them only when asked.
-        mode = self._adapter.mode
-        self._last_results.pop(mode, None)
-        self._last_results[mode] = results
-
-    def _take_step(self, time_begin: float) -> RunState:
-        results, examples = self._step_record or ([], 0)
-        self._step_record = None
-        return RunState.of_step(examples, results, time_begin)
-
-    def _start_epoch(self) -> None:
-        env = self._envs.get("train")
-        sampler = getattr(env.loader, "batch_sampler", None) if env else None
-        if hasattr(sampler, "set_epoch") and hasattr(sampler, "skip"):
-            sampler.set_epoch(self.train_state.epoch, skip=self.train_state.step_in_epoch)
-        if env is not None:
-            env.current_epoch = self.train_state.epoch
-
-    def _request_stop(self) -> None:
-        """hapi's own stop: its batch loop breaks once num_iters reaches 0, its epoch loop on
-        stop_training."""
-        self.num_iters = 1
-        self.stop_training = True
-
-    @contextlib.contextmanager
-    def _eval_metrics_in_use(self) -> Iterator[None]:
-        """Evaluate with metric objects of its own: hapi resets `_metrics` after an evaluation,
-        which would wipe the training metrics of an evaluation run mid-epoch."""
-        train_metrics = self._metrics
-        self._metrics = self._eval_metrics or []
-        for m in self._metrics:
-            m.reset()
+    def _finetune(self, train_dataset: Any, callbacks: Any, evaluate: bool) -> Sequence[RunState]:
+        run = self.current_run
+        data = self.phase_data("train", train_dataset)
+        if data is None:
+            raise ValueError("no training data: pass train_dataset=..., or give the task a data_reader "
+                             "whose dataset has a train split.")
+        made = run.checkpoint_dir is None
+        if made:
+            run.checkpoint_dir = training.default_checkpoint_dir()
+        plan = TrainPlan.from_config(self.config, run.checkpoint_dir, evaluate)
         try:
-            yield
+            return training.train(self, data, plan, callbacks)
         finally:
-            self._metrics = train_metrics
+            if made:  # a run refused before it wrote anything leaves no empty directory behind
+                training.remove_if_empty(run.checkpoint_dir)
 
-    def _with_bridge(self, callbacks: Any) -> list:
-        callbacks = list(callbacks) if isinstance(callbacks, (list, tuple)) else ([callbacks] if callbacks else [])
-        if not any(isinstance(c, training.EventBridge) for c in callbacks):
-            callbacks.insert(0, training.EventBridge(self, self._plan))
-        return callbacks
+    def eval(self, phase: str = "dev", dataset: Any = None, load_best_model: bool = False) -> list[RunState]:
+        """Evaluate a split ('dev', 'test', ...); returns its run states, the scores in `self.env.result`
+        after the run (`task.last_result(phase)`)."""
+        phase = phase_name(phase)
+        data = self.phase_data(phase, dataset)
+        if data is None:
+            raise ValueError(f"no data for phase '{phase}': pass dataset=..., or a data_reader with that split.")
+        if load_best_model:
+            self.load_best_model()
+        training.evaluate(self, phase, data, self.config.batch_size, self.config.num_workers)
+        return self.current_run.envs[phase].run_states
 
-    def _callbacks_for_eval(self) -> list:
-        """During training every callback of the run sees its evaluations (as in hapi's fit);
-        outside it, only the event bridge."""
-        if self._phases[:1] == ["train"]:
-            return list(self._callbacks)
-        return [c for c in self._callbacks if isinstance(c, training.EventBridge)]
+    def last_result(self, phase: str = "dev") -> Optional[dict]:
+        env = self.current_run.envs.get(phase_name(phase))
+        return env.result if env else None
 
-    # ------------------------------------------------------------------ run events
+    def _predict_examples(self, data: Sequence, load_best_model: bool, return_result: bool,
+                          output_file: Optional[str] = None) -> Any:
+        if load_best_model:
+            self.load_best_model(missing_ok=True)
+        if self.data_reader is not None and hasattr(self.data_reader, "examples_dataset"):
+            dataset = self.data_reader.examples_dataset(data)
+        else:
+            dataset = training.ExampleList(data)
+        if output_file is not None:
+            return self.predict(dataset, batch_size=self.config.batch_size, output_file=output_file)
+        training.predict(self, dataset, self.config.batch_size)
+        run_states = self.current_run.envs["predict"].run_states
+        if return_result:
+            return [r for rs in run_states for r in rs.run_results[0]]
+        return run_states
+
+    def save_checkpoint(self, *_legacy: Any) -> Optional[str]:
+        """Write a resumable checkpoint of the run now (PaddleHub passed epoch and step; the run's
+        own state is used instead)."""
+        return training.save_checkpoint(self)
+
+    # ------------------------------------------------------------------ run events (hooks only)
     def _build_env_start_event(self) -> None:
         log("DEBUG", f"Start to build env {self.phase}", level=10)
 
@@ -627,36 +447,9 @@ class BaseTask(paddle.Model):
         result = dict(self.env.result or {})
         steps = sum(rs.run_step for rs in run_states)
         used = time.time() - run_states[0].run_time_begin if run_states else 0.0
-        self._last_scores = result
         scores = " ".join(f"{k}={v:.5f}" for k, v in result.items())
         log("EVAL", f"[{self.phase} dataset evaluation result] {scores} [step/sec: {steps / used if used else 0:.2f}]")
-        self._scalar_writer().add_all(f"{self.phase}", result, self.train_state.global_step)
-        if self.phase == "dev" and self._plan is not None and self._phases[:1] == ["train"]:
-            self._track_best(result)
-
-    def _monitored(self, result: dict) -> Optional[tuple[str, float, bool]]:
-        """(name, score, higher is better) of the dev score that picks the best model: the first
-        metric's first value, or the loss for a task without metrics."""
-        reported = [(m, n) for m in self._eval_metrics for n in introspect.metric_names([m]) if n in result]
-        if reported:
-            metric, name = reported[0]
-            return name, float(result[name]), getattr(metric, "higher_is_better", True)
-        if "loss" in result:
-            return "loss", float(result["loss"]), False
-        return None
-
-    def _track_best(self, result: dict) -> None:
-        state = self.train_state
-        watched = self._monitored(result)
-        if watched is None:
-            return
-        name, score, higher = watched
-        if math.isnan(score):
-            return
-        better = state.best_score is None or (score > state.best_score if higher else score < state.best_score)
-        if better:
-            state.best_score, state.best_metric, state.best_step = score, name, state.global_step
-            self._save_best_model(score, name)
+        self.current_run.scalar_writer().add_all(f"{self.phase}", result, self.train_state.global_step)
 
     def _predict_start_event(self) -> None:
         log("DEBUG", "hubtrain predict start", level=10)
@@ -665,18 +458,17 @@ class BaseTask(paddle.Model):
         log("DEBUG", "hubtrain predict finished.", level=10)
 
     def _log_interval_event(self, run_states: list[RunState]) -> None:
-        writer = self._scalar_writer()
+        writer = self.current_run.scalar_writer()
         if not writer.enabled and not logger.isEnabledFor(logging.INFO):
             return
         state = self.train_state
-        scores = {"loss": weighted_loss(run_states)} if self._loss else {}
-        self._deferred.flush()
-        for metric in self._metrics:
+        scores = {"loss": weighted_loss(run_states)} if self.loss is not None else {}
+        for metric in self.metrics:
             names = metric.name() if isinstance(metric.name(), list) else [metric.name()]
             values = metric.accumulate()
             values = values if isinstance(values, list) else [values]
             scores.update(zip(names, values))
-        lr = self._step_lr  # the rate the last step trained with, not the one the next will
+        lr = self.current_run.step_lr  # the rate the last step trained with, not the one the next will
         used = time.time() - run_states[0].run_time_begin
         speed = len(run_states) / used if used > 0 else 0.0
         text = " ".join(f"{k}={v:.5f}" for k, v in scores.items())
@@ -695,17 +487,10 @@ class BaseTask(paddle.Model):
     def _run_step_event(self, run_state: RunState) -> None:
         pass
 
-    def _scalar_writer(self) -> ScalarWriter:
-        if self._scalars is None:
-            directory = self._plan.checkpoint_dir if self._plan else None
-            enabled = directory is not None and self.config.use_vdl
-            self._scalars = ScalarWriter(f"{directory}/visualdl" if directory else "", enabled)
-        return self._scalars
-
     # ------------------------------------------------------------------ PaddleHub introspection
     def metric_variable_names(self) -> list[str]:
         """"loss" and the names the task's metrics report (a metric may report several)."""
-        metrics = (self._eval_metrics or self._metrics) if (self._loss is not None or self._metrics) \
+        metrics = (self.eval_metrics or self.metrics) if (self.loss is not None or self.metrics) \
             else self._add_metrics()
         return ["loss"] + introspect.metric_names(metrics)
 
@@ -738,10 +523,9 @@ class BaseTask(paddle.Model):
         processes rank 0 writes it and the others wait for it."""
         from ..export import export_task
 
-        written = export_task(self, path, postprocess=postprocess) if training.is_writer() else os.path.abspath(path)
+        written = export_task(self, path, postprocess=postprocess) if distributed.rank() == 0 else os.path.abspath(path)
         distributed.barrier()
         return written
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(feature_dim={self.feature_dim}, metrics={self.metrics_choices})"
-

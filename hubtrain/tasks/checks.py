@@ -38,7 +38,7 @@ def _describe(dataset: Any, index: int, phase: str) -> str:
 def _find_example(task: "BaseTask", fields: Sequence[int], bad: RowTest) -> Optional[str]:
     """The first example of the current split whose label fields (flattened, joined) fail `bad`."""
     phase = task.phase or "train"
-    dataset = task._phase_data(phase)
+    dataset = task.phase_data(phase)
     dataset = getattr(dataset, "dataset", dataset)  # a DataLoader's dataset
     if dataset is None or not hasattr(dataset, "__getitem__") or not hasattr(dataset, "__len__"):
         return None
@@ -65,7 +65,7 @@ def check_labels(task: "BaseTask", label: Any, bad: RowTest, problem: str, fix: 
     if not bool(flags.any()):
         return
     row = int(np.argmax(flags))
-    fields = [len(task._inputs) + f for f in ([field] if isinstance(field, int) else field)]
+    fields = [len(task.input_names) + f for f in ([field] if isinstance(field, int) else field)]
     where = _find_example(task, fields, bad) or \
         f"row {row} of a {task.phase or 'train'} batch (step {task.current_step})"
     found = np.array2string(values[row], threshold=12, precision=4)

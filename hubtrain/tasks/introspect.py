@@ -10,6 +10,7 @@ import numpy as np
 import paddle
 import paddle.nn as nn
 
+from ..compat import paddle_private
 from .net import with_signature
 
 if TYPE_CHECKING:
@@ -33,10 +34,10 @@ def metric_names(metrics: Sequence[Any]) -> list[str]:
 
 def scores(task: "BaseTask") -> dict:
     """The last evaluation's result, or the running values of the metrics last updated."""
-    source = task._last_scores
+    source = task.current_run.last_scores
     if isinstance(source, dict):
         return dict(source)
-    task._deferred.flush()
+    task.metric_feed.flush()
     scores: dict = {}
     for metric in source:
         scores.update(zip(_as_list(metric.name()), _as_list(metric.accumulate())))
@@ -50,9 +51,9 @@ def _numpy(value: Any) -> np.ndarray:
 def last_values(task: "BaseTask") -> dict:
     """The last step's loss and outputs by name, from each mode's last results (newest wins)."""
     values: dict = {}
-    for mode, results in task._last_results.items():
+    for mode, results in task.current_run.last_results.items():
         predicting = mode == "test"
-        with_loss = not predicting and task._loss is not None and len(results) > 0
+        with_loss = not predicting and task.loss is not None and len(results) > 0
         names = (task.predict_output_names or task.output_names) if predicting else task.output_names
         outputs = results[1:] if with_loss else results
         values.update({output_name(names, i): value for i, value in enumerate(outputs)})
@@ -111,15 +112,15 @@ def traced(task: "BaseTask", kind: str) -> Traced:
     inputs then labels) or "inference" (eval mode, network only)."""
     if kind in task._programs:
         return task._programs[kind]
-    if task._input_info is None:
+    if not paddle_private.input_shapes_known(task):
         raise ValueError(f"{type(task).__name__}: the input shapes are not known yet, so the network cannot be "
                          f"traced: build the task with inputs=[paddle.static.InputSpec(...)] (a module's feature "
                          f"carries them), or run a batch first (finetune, eval or predict).")
-    inputs = list(task._inputs)
+    inputs = paddle_private.input_specs(task)
     specs = inputs + (list(task.labels) if kind == "main" else [])
     loss = None
     if kind == "main":
-        loss = task._loss if task._loss is not None else task._add_loss()
+        loss = task.loss if task.loss is not None else task._add_loss()
         if loss is None:
             raise ValueError(f"{type(task).__name__} has no loss (_add_loss() returned None): the main program "
                              f"holds the network and its loss; use inference_program() for the network alone.")

@@ -11,6 +11,7 @@ from paddle.static import InputSpec
 
 from ..data.example import LabelError
 from ..metrics import make_metrics
+from ..runs import training
 from .base import BaseTask
 from .checks import check_labels
 from .net import as_sequence_feature, sequence_feature_dim
@@ -121,9 +122,9 @@ class ReadingComprehensionTask(BaseTask):
 
     def prepare(self, optimizer: Any = None, loss: Any = None, metrics: Any = None, amp_configs: Any = None) -> None:
         """As BaseTask's, with EM/F1 kept for evaluations only (see the class docstring)."""
-        super().prepare(optimizer, loss, metrics, amp_configs)
-        if self._metrics:
-            self._eval_metrics, self._metrics = self._metrics, []
+        metrics = metrics if metrics is not None else self._add_metrics()
+        super().prepare(optimizer, loss, [], amp_configs)
+        self.eval_metrics = list(metrics) if isinstance(metrics, (list, tuple)) else [metrics]
 
     # ------------------------------------------------------------------ checks
     def _check_batch(self, phase: str, inputs: list, labels: list) -> None:
@@ -176,12 +177,12 @@ class ReadingComprehensionTask(BaseTask):
                 answers[f.example_index] = [f.answer_text(f.start_position, f.end_position)]
         return answers
 
-    def _update_metrics(self, metrics: list, outputs: list, labels: list) -> list:
-        self._last_scores = metrics
+    def _feed_metrics(self, phase: str, outputs: list, labels: list) -> list:
+        metrics = self._metrics_for(phase)
         if not metrics:
             return []
         if self._merger is None or self._merger.done:
-            data = self._eval_data if self._eval_data is not None else self._phase_data(self.phase or "dev")
+            data = self._eval_data if self._eval_data is not None else self.phase_data(self.phase or "dev")
             features = self._features(data)
             self._merger = WindowMerger(features, self.max_answer_length, self.n_best_size)
             self._references = self._answers_of(data, features)
@@ -202,11 +203,10 @@ class ReadingComprehensionTask(BaseTask):
             raise ValueError(f"{type(self).__name__}.predict(data=...) needs a ReadingComprehensionReader as "
                              f"data_reader, to cut the contexts into windows.")
         if load_best_model:
-            self._load_best_model(missing_ok=True)
+            self.load_best_model(missing_ok=True)
         dataset = self.data_reader.examples_dataset(data)
-        self.predict(dataset, batch_size=self.config.batch_size, num_workers=0, verbose=0,
-                     callbacks=self._callbacks_for_eval())
-        run_states = self._envs["predict"].run_states
+        training.predict(self, dataset, self.config.batch_size)
+        run_states = self.current_run.envs["predict"].run_states
         if not return_result:
             return run_states
         merger = WindowMerger(self._features(dataset), self.max_answer_length, self.n_best_size)

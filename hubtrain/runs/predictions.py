@@ -1,39 +1,22 @@
-"""Predictions streamed to a file: one JSON line per sample, written as each batch comes, so
-memory stays flat however large the data."""
+"""Predictions streamed to a JSON-lines file while the batches come."""
 from __future__ import annotations
 
-import ctypes
-import functools
 import json
 import os
-from typing import Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 import numpy as np
-import paddle
 
-from .report import is_main_process
+from ..engine.events import Callback
+from ..engine.memory import release_freed_memory
+from ..engine.report import is_main_process
 
-__all__ = ["PredictionWriter", "release_freed_memory"]
+if TYPE_CHECKING:
+    from ..engine.loop import Loop
 
-_TRIM_EVERY = 32  # batches
+__all__ = ["PredictionWriter"]
 
-
-@functools.lru_cache(maxsize=None)
-def _libc_trim() -> Any:
-    """glibc's malloc_trim, looked up in the symbols already loaded (dlopen(NULL)) on first use:
-    ctypes.util.find_library would run ldconfig in a subprocess."""
-    if os.name != "posix":
-        return None
-    return getattr(ctypes.CDLL(None), "malloc_trim", None)
-
-
-def release_freed_memory() -> None:
-    """Hand memory freed by finished batches back to the system. glibc keeps freed buffers of
-    mid-sized batches in its heaps, so without this a long prediction's resident memory creeps
-    up although nothing is kept; elsewhere (no glibc) it does nothing."""
-    trim = _libc_trim()
-    if trim is not None:
-        trim(0)
+_TRIM_EVERY = 32  # batches between returns of freed memory to the system
 
 
 def _plain(value: Any) -> Any:
@@ -41,14 +24,16 @@ def _plain(value: Any) -> Any:
     return value.item() if value.ndim == 0 else value.tolist()
 
 
-class PredictionWriter(paddle.callbacks.Callback):
+class PredictionWriter(Callback):
     """Writes `{"index": i, <output name>: value, ...}` per sample to `path` (for a classifier also
     `"label"`: the most probable class, by name when `labels` are given), through a temporary
-    file renamed when the last batch is in. Each batch's results are released once written."""
+    file renamed when the last batch is in. Each batch's results are released once written; the
+    results are the task's run state of the batch (its `_postprocess`ed outputs)."""
+
+    order = 10  # after the run's events, which make the batch's run state
 
     def __init__(self, path: str, names: Sequence[str], classify: bool = False,
                  labels: Optional[Sequence[str]] = None) -> None:
-        super().__init__()
         self.path = os.path.abspath(path)
         self.names = list(names)
         self.classify = classify
@@ -56,14 +41,16 @@ class PredictionWriter(paddle.callbacks.Callback):
         self._file = None
         self._count = 0
 
-    def on_predict_begin(self, logs: Any = None) -> None:
+    def predict_begin(self, loop: "Loop") -> None:
         self._count = 0
         if is_main_process():
             os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
             self._file = open(f"{self.path}.part", "w", encoding="utf-8")
 
-    def on_predict_batch_end(self, step: int, logs: Any = None) -> None:
-        run_state = self.model.env.run_states[-1]
+    def batch_end(self, loop: "Loop") -> None:
+        if loop.phase != "predict":
+            return
+        run_state = loop.model.env.run_states[-1]
         results = run_state.run_results
         if self._file is not None:
             for i in range(run_state.run_examples):
@@ -76,10 +63,10 @@ class PredictionWriter(paddle.callbacks.Callback):
                 self._file.write(json.dumps(row, ensure_ascii=False) + "\n")
         self._count += run_state.run_examples
         run_state.keep_only(0)
-        if (step + 1) % _TRIM_EVERY == 0:
+        if (loop.batch.index + 1) % _TRIM_EVERY == 0:
             release_freed_memory()
 
-    def on_predict_end(self, logs: Any = None) -> None:
+    def predict_end(self, loop: "Loop") -> None:
         if self._file is not None:
             self._file.close()
             self._file = None

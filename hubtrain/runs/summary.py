@@ -49,13 +49,13 @@ def _frozen(task: "BaseTask") -> str:
 
 
 def _controls(task: "BaseTask") -> str:
-    cfg, plan = task.config, task._plan
+    cfg, plan = task.config, task.current_run.plan
     parts = []
     if plan.accumulate > 1:
         parts.append(f"gradients accumulated over {plan.accumulate} batches")
     parts.append(f"clip global norm {cfg.grad_clip_norm:g}" if cfg.grad_clip_norm else "no clipping")
     if cfg.use_amp:
-        parts.append(f"AMP {cfg.amp_level} {cfg.amp_dtype}" if task._device == "gpu" else "AMP off (no effect on CPU)")
+        parts.append(f"AMP {cfg.amp_level} {cfg.amp_dtype}" if task.current_run.device == "gpu" else "AMP off (no effect on CPU)")
     if cfg.early_stopping_patience is not None:
         parts.append(f"early stopping after {cfg.early_stopping_patience} dev evaluations without a gain "
                      f"> {cfg.early_stopping_min_delta:g}")
@@ -63,36 +63,37 @@ def _controls(task: "BaseTask") -> str:
         parts.append(f"weights averaged for evaluation (EMA {cfg.ema_decay:g})")
     if cfg.to_static:
         parts.append("to_static")
-    checked = "loss or gradient" if task._numerics.check_gradients else "loss"
+    checked = "loss or gradient" if task.current_run.guard.check_gradients else "loss"
     parts.append(f"a non-finite {checked} " + ("stops the run" if cfg.on_nonfinite == "stop" else "skips its batch"))
     return ", ".join(parts)
 
 
 def _evaluation(task: "BaseTask") -> str:
-    plan = task._plan
-    if not task._has_phase_data("dev"):
+    plan = task.current_run.plan
+    if not task.current_run.has_phase_data("dev"):
         return "no dev data"
     every = plan.eval_interval
     when = ("after every epoch" if every == "epoch" else f"every {every} steps" if every else "")
     if plan.evaluate_at_end:
         when = (when + " and at the end") if when else "at the end"
-    test = ", then test with the best model" if task._has_phase_data("test") and plan.evaluate_at_end else ""
+    test = ", then test with the best model" if task.current_run.has_phase_data("test") and plan.evaluate_at_end else ""
     return f"dev {when or 'when fit() says'}{test}"
 
 
 def run_summary(task: "BaseTask") -> list[str]:
-    state, plan, cfg = task.train_state, task._plan, task.config
-    optimization = task._optimization
+    run = task.current_run
+    state, plan, cfg = run.state, run.plan, task.config
+    optimization = run.optimization
     optimizer_steps = math.ceil(state.total_steps / plan.accumulate)
     if optimization is not None:
         strategy = cfg.strategy.describe(optimizer_steps)
         schedule = lr_outline(cfg.strategy.learning_rate, optimization.factor, optimizer_steps)
     else:
-        strategy = f"{type(task._optimizer).__name__} (prepared by the caller)"
-        lr = task._optimizer.get_lr() if task._optimizer is not None else float("nan")
+        strategy = f"{type(task.optimizer).__name__} (prepared by the caller)"
+        lr = task.optimizer.get_lr() if task.optimizer is not None else float("nan")
         schedule = f"{lr:.3g} at the start (the caller's schedule)"
     world = paddle.distributed.get_world_size()
-    devices = f"{task._device}" + (f" x {world} processes" if world > 1 else "")
+    devices = f"{run.device}" + (f" x {world} processes" if world > 1 else "")
     where = (f"{os.path.abspath(plan.checkpoint_dir)}, every {plan.save_interval} steps and at the end, "
              f"newest {plan.keep_checkpoint_max} kept" if plan.checkpoints else "none")
     if plan.checkpoints and not plan.save_interval:
