@@ -234,7 +234,7 @@ def _(ws):
     from tiny import mlp_backbone
     hub = _hub()
     task = hub.ImageClassifierTask(feature=mlp_backbone(), num_classes=5,
-                                   config=hub.RunConfig(batch_size=16, checkpoint_dir=ws.path("ck")))
+                                   config=hub.RunConfig(batch_size=16, seed=42, checkpoint_dir=ws.path("ck")))
     message = raised(lambda: task.finetune(_train(ws)), ValueError)
     assert not [n for n in os.listdir(ws.path("ck")) if n.startswith("step_")]
     return message, "stopped at the first batch: no checkpoint written"
