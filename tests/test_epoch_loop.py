@@ -36,12 +36,40 @@ def test_deferred_inputs_give_the_step_by_step_values(shapes):
     assert deferred[0].accumulate() == stepwise[0].accumulate()
 
 
-def test_outside_a_training_pass_or_with_paddle_metrics_nothing_waits():
+class _Mean(paddle.metric.Metric):
+    """A metric of the caller's own: hubtrain cannot know that it only adds counts."""
+
+    def reset(self):
+        self.values = []
+
+    def update(self, *args):
+        self.values.append(1)
+
+    def accumulate(self):
+        return len(self.values)
+
+    def name(self):
+        return "mean"
+
+
+def test_outside_a_training_pass_or_with_other_metrics_nothing_waits():
     logits, label = _batches(1, [(6, 4)])[0]
     keeper = DeferredMetrics()
     assert not keeper.offer([Accuracy()], [logits, label])
     with keeper.deferring(True):
-        assert not keeper.offer([paddle.metric.Accuracy()], [logits, label])
+        assert not keeper.offer([_Mean()], [logits, label])
+
+
+def test_paddles_counting_metrics_wait_and_give_the_step_by_step_values():
+    batches = _batches(3, [(8, 5), (8, 5), (3, 5)])
+    stepwise, deferred = paddle.metric.Accuracy(topk=(1, 2)), paddle.metric.Accuracy(topk=(1, 2))
+    for logits, label in batches:
+        stepwise.update(stepwise.compute(logits, label).numpy())
+    keeper = DeferredMetrics()
+    with keeper.deferring(True):
+        for logits, label in batches:
+            assert keeper.offer([deferred], [logits, label])
+    assert deferred.accumulate() == stepwise.accumulate() and list(deferred.count) == [19, 19]
 
 
 def test_a_failed_pass_drops_what_waits():

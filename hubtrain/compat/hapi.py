@@ -28,7 +28,7 @@ from ..engine.step import GradientAccumulation, LossScaling, Step, StepContext, 
 from ..metrics import HubMetric
 from ..serialization.paddle_pickle import load_paddle_file
 from . import paddle_private
-from .hapi_callbacks import PaddleCallbacks
+from .hapi_callbacks import PaddleCallbacks, progress_refresh
 
 __all__ = ["Model", "Prepared", "ShardMerge", "StepRunner", "matched_parameters"]
 
@@ -359,7 +359,9 @@ class Model(paddle.Model):
                     state=state, control=control, model=self)
 
     def _loop(self, callbacks: Any, eval_steps: Optional[int] = None, accumulate: int = 1) -> Loop:
-        hooks = PaddleCallbacks(self, callbacks, self._hub_logs, self._hub_prepared, self._hub_merge, eval_steps)
+        refresh = progress_refresh(callbacks)
+        hooks = PaddleCallbacks(self, callbacks, self._hub_logs, self._hub_prepared, self._hub_merge, eval_steps,
+                                refresh_due=refresh, defers_metrics=refresh is not None)
         return self.make_loop([hooks], accumulate)
 
     def fit(self, train_data: Any = None, eval_data: Any = None, batch_size: Union[int, Sequence[int]] = 1,

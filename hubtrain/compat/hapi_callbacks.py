@@ -14,9 +14,38 @@ if TYPE_CHECKING:
     from ..engine.loop import Loop
     from .hapi import Model, Prepared, ShardMerge
 
-__all__ = ["PaddleCallbacks"]
+__all__ = ["PaddleCallbacks", "progress_refresh"]
 
 _MODES = {"train": "train", "eval": "eval", "predict": "predict"}
+
+
+def _defines(cb: Any, name: str) -> bool:
+    """Whether a callback does something at hook `name` (not paddle's base-class no-op)."""
+    return getattr(getattr(cb, name), "__func__", None) is not getattr(paddle.callbacks.Callback, name)
+
+
+def _overriding(callbacks: Any, name: str) -> list:
+    return [getattr(cb, name) for cb in callbacks.callbacks if _defines(cb, name)]
+
+
+def progress_refresh(callbacks: Any) -> Optional[Callable[["Loop"], bool]]:
+    """When the training metrics in `logs` must be up to date, for paddle's callbacks: at every
+    batch (None) unless the only callbacks reading a training batch's `logs` are paddle's
+    ProgBarLogger, which reads them every `log_freq` batches, and LRScheduler, which reads none;
+    then at those batches, the first and the last (and at the epoch's end, as always)."""
+    readers = [cb for cb in callbacks.callbacks if _defines(cb, "on_train_batch_end")]
+    if any(type(cb) not in (paddle.callbacks.ProgBarLogger, paddle.callbacks.LRScheduler) for cb in readers):
+        return None
+    printing = paddle.distributed.ParallelEnv().local_rank == 0
+    bars = [cb for cb in readers if isinstance(cb, paddle.callbacks.ProgBarLogger) and cb.verbose and printing]
+
+    def due(loop: "Loop") -> bool:
+        index, steps = loop.batch.index, loop.steps
+        if index == 0 or steps is None or index + 1 >= steps:
+            return True
+        return any((bar.train_step + 1) % bar.log_freq == 0 for bar in bars)
+
+    return due
 
 
 class PaddleCallbacks(Callback):
@@ -33,14 +62,20 @@ class PaddleCallbacks(Callback):
 
     def __init__(self, model: "Model", callbacks: Any, logs: dict, prepared: "Prepared", merge: "ShardMerge",
                  eval_steps: Optional[int] = None, eval_result: Optional[Callable[[], dict]] = None,
-                 refresh_due: Optional[Callable[["Loop"], bool]] = None, owns_metrics: bool = True) -> None:
+                 refresh_due: Optional[Callable[["Loop"], bool]] = None, owns_metrics: bool = True,
+                 defers_metrics: bool = False) -> None:
         self.model, self.cbks, self.logs = model, callbacks, logs
         # a face's own ways: what it reports at an evaluation's end (into `logs`); at which
         # training batches the metrics in `logs` are brought up to date (None: every batch; in
         # between they keep their last values and only the loss is new); whether the metrics
         # are reset here at a pass's end, as paddle.Model does, or by the face
         self.eval_result, self.refresh_due, self.owns_metrics = eval_result, refresh_due, owns_metrics
+        self.defers_metrics = defers_metrics  # count training metrics when read (model.metric_feed)
         self.stale = False
+        # each batch hook of the callbacks that do something there: one that keeps the base
+        # class's no-op is not called every batch
+        self.hooks = {f"on_{mode}_batch_{when}": _overriding(callbacks, f"on_{mode}_batch_{when}")
+                      for mode in _MODES.values() for when in ("begin", "end")}
         self.prepared, self.merge = prepared, merge
         self.eval_steps = eval_steps  # evaluate(num_iters=...) announces fewer steps than the loader has
         self.nranks = paddle.distributed.ParallelEnv().nranks
@@ -51,8 +86,12 @@ class PaddleCallbacks(Callback):
 
     def epoch_begin(self, loop: "Loop") -> None:
         self.cbks.on_epoch_begin(loop.state.epoch)
+        if self.defers_metrics:
+            self.model.metric_feed.start()
 
     def epoch_end(self, loop: "Loop") -> None:
+        if self.defers_metrics:
+            self.model.metric_feed.stop()
         if self.stale and loop.result is not None:  # the pass ended between refreshes
             self.logs.update(zip(self.prepared.metric_names(), self._values(loop.result)))
             self.stale = False
@@ -84,7 +123,8 @@ class PaddleCallbacks(Callback):
 
     # batches
     def batch_begin(self, loop: "Loop") -> None:
-        self.cbks.on_batch_begin(_MODES[loop.phase], loop.batch.index, self.logs)
+        for hook in self.hooks[f"on_{_MODES[loop.phase]}_batch_begin"]:
+            hook(loop.batch.index, self.logs)
 
     def batch_end(self, loop: "Loop") -> None:
         logs, model = self.logs, self.model
@@ -98,7 +138,8 @@ class PaddleCallbacks(Callback):
         logs["step"] = loop.batch.index
         merged = self.merge.last_batch if loop.phase == "eval" else 0
         logs["batch_size"] = merged if merged else loop.batch.size * self.nranks
-        self.cbks.on_batch_end(_MODES[loop.phase], loop.batch.index, logs)
+        for hook in self.hooks[f"on_{_MODES[loop.phase]}_batch_end"]:
+            hook(loop.batch.index, logs)
         left = getattr(model, "num_iters", None)
         if left is not None:
             model.num_iters = left - 1

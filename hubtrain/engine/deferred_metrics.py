@@ -6,8 +6,8 @@ training hubtrain keeps each step's metric inputs (the detached outputs and the 
 step's run state holds until the next log anyway) and feeds them to the metrics at once when the
 values are read: at the first step of a pass, at every log interval, at the end of the pass. The
 inputs are joined along the batch axis where their shapes allow, so ten steps cost one set of
-kernels. hubtrain's metrics keep sums, never averages, so the values are the ones step-by-step
-updates give.
+kernels. hubtrain's metrics, and paddle's Accuracy, Precision, Recall and Auc, keep sums, never
+averages, so the values are the ones step-by-step updates give; any other metric is fed every step.
 """
 from __future__ import annotations
 
@@ -27,6 +27,15 @@ def _joinable(column: list) -> bool:
         return False
     return all(isinstance(t, paddle.Tensor) and t.ndim == first.ndim and t.dtype == first.dtype
                and t.shape[1:] == first.shape[1:] for t in column[1:])
+
+
+# paddle's own metrics whose `update` only adds counts, so feeding several steps at once gives
+# the counts step-by-step updates give
+_PADDLE_COUNTING = (paddle.metric.Accuracy, paddle.metric.Precision, paddle.metric.Recall, paddle.metric.Auc)
+
+
+def _counts(metric: object) -> bool:
+    return isinstance(metric, HubMetric) or type(metric) in _PADDLE_COUNTING
 
 
 class DeferredMetrics:
@@ -74,7 +83,7 @@ class DeferredMetrics:
         if self._metrics is not metrics:
             self.flush()
             self._metrics = metrics
-            self._deferrable = all(isinstance(m, HubMetric) for m in metrics)
+            self._deferrable = all(_counts(m) for m in metrics)
         if not self._deferrable:
             return False
         self._pending.append([a.detach() if isinstance(a, paddle.Tensor) else a for a in args])
@@ -92,4 +101,7 @@ class DeferredMetrics:
         for args in pending:
             for metric in metrics:  # type: ignore[union-attr]
                 computed = metric.compute(*args)
-                metric.update(*(computed if isinstance(computed, (list, tuple)) else [computed]))
+                computed = list(computed) if isinstance(computed, (list, tuple)) else [computed]
+                if not isinstance(metric, HubMetric):  # paddle's metrics take numpy arrays
+                    computed = [c.numpy() if isinstance(c, paddle.Tensor) else c for c in computed]
+                metric.update(*computed)
