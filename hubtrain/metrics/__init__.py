@@ -11,7 +11,7 @@ Families (`make_metrics(choices, allowed, kind=...)` picks by name within a fami
 - sequence_label: precision, recall, f1 over chunks - `compute(pred_ids [N, T], label_ids [N, T], seq_len [N])`
 - reading_comprehension: em, f1 - `compute(predicted answers, reference answers)`; `squad_em_f1`
 """
-from .base import HubMetric
+from .base import HubMetric, metric_values
 from .chunk import ChunkF1, ChunkMetric, ChunkPrecision, ChunkRecall, TagScheme, chunk_counts
 from .classification import F1, Accuracy, ConfusionMetric, Matthews, Precision, Recall
 from .factory import METRICS, make_metrics
@@ -21,6 +21,7 @@ from .regression import MeanSquaredError, Pearson, Spearman
 from .squad import SquadEM, SquadF1, SquadMetric, exact_match, normalize_answer, squad_em_f1, squad_scores, token_f1
 
 __all__ = [
+    "metric_values",
     "HubMetric", "make_metrics", "METRICS",
     "Accuracy", "Precision", "Recall", "F1", "Matthews", "ConfusionMetric",
     "MultiLabelAUC", "MultiLabelPrecision", "MultiLabelRecall", "MultiLabelF1", "MultiLabelCounts",

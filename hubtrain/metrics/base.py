@@ -8,12 +8,12 @@ different processes combine exactly with `merge`.
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import paddle
 
-__all__ = ["HubMetric", "ValuesMetric"]
+__all__ = ["HubMetric", "ValuesMetric", "metric_values"]
 
 
 class HubMetric(paddle.metric.Metric):
@@ -61,6 +61,17 @@ class HubMetric(paddle.metric.Metric):
         values = [paddle.to_tensor(v) if isinstance(v, np.ndarray) else v for v in state.get("statistics", [])]
         if values:
             self.update(*values)
+
+
+def metric_values(metrics: Sequence[Any]) -> dict:
+    """Every metric's running values by name (a metric reporting several gives several)."""
+    values: dict = {}
+    for metric in metrics:
+        names, accumulated = metric.name(), metric.accumulate()
+        names = list(names) if isinstance(names, (list, tuple)) else [names]
+        accumulated = list(accumulated) if isinstance(accumulated, (list, tuple)) else [accumulated]
+        values.update(zip(names, accumulated))
+    return values
 
 
 def _plain(value: Any) -> Any:

@@ -10,10 +10,11 @@ and acts on those flags, so any callback in between can set or clear one.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..engine import distributed
 from ..engine.events import Callback
+from ..metrics import metric_values
 from ..state import RunState
 from .best_model import load_best, track_best
 
@@ -122,9 +123,12 @@ class RunEvents(Callback):
         task._finetune_end_event(run.history)
 
     # evaluation and prediction --------------------------------------------------------------
-    def eval_begin(self, loop: "Loop") -> None:
+    def _pass_begins(self) -> None:
         env = self.task.env
         env.run_states, env.current_step = [], 0
+
+    def eval_begin(self, loop: "Loop") -> None:
+        self._pass_begins()
         self.task._eval_start_event()
 
     def eval_end(self, loop: "Loop") -> None:
@@ -137,11 +141,7 @@ class RunEvents(Callback):
         if task.loss is not None and env.run_states:
             result["loss"] = distributed.global_weighted_loss(env.run_states) if run.eval_sharded \
                 else weighted_loss(env.run_states)
-        for metric in metrics:
-            names, values = metric.name(), metric.accumulate()
-            names = names if isinstance(names, list) else [names]
-            values = values if isinstance(values, list) else [values]
-            result.update(zip(names, values))
+        result.update(metric_values(metrics))
         for metric in metrics:
             metric.reset()
         env.result = run.last_scores = result
@@ -151,8 +151,7 @@ class RunEvents(Callback):
         task._eval_end_event(env.run_states)
 
     def predict_begin(self, loop: "Loop") -> None:
-        env = self.task.env
-        env.run_states, env.current_step = [], 0
+        self._pass_begins()
         self.task._predict_start_event()
 
     def predict_end(self, loop: "Loop") -> None:
@@ -188,10 +187,6 @@ class Dispatch(Callback):
         """The epoch's training metrics, kept for `variable()`, then reset for the next epoch."""
         task = self.task
         task.metric_feed.stop()
-        scores: dict = {}
+        task.current_run.last_scores = metric_values(task.metrics)
         for metric in task.metrics:
-            names, values = metric.name(), metric.accumulate()
-            scores.update(zip(names if isinstance(names, list) else [names],
-                              values if isinstance(values, list) else [values]))
             metric.reset()
-        task.current_run.last_scores = scores

@@ -27,7 +27,7 @@ from ..engine.loop import CallbackPoints
 from ..engine.plan import TrainPlan
 from ..engine.report import log, logger
 from ..engine.step import MeanOverAccumulation, StepContext, StepPoint
-from ..metrics import HubMetric
+from ..metrics import metric_values
 from ..runs import best_model, training
 from ..runs.events import weighted_loss
 from ..runs.predictions import PredictionWriter
@@ -463,11 +463,7 @@ class BaseTask(Model):
             return
         state = self.train_state
         scores = {"loss": weighted_loss(run_states)} if self.loss is not None else {}
-        for metric in self.metrics:
-            names = metric.name() if isinstance(metric.name(), list) else [metric.name()]
-            values = metric.accumulate()
-            values = values if isinstance(values, list) else [values]
-            scores.update(zip(names, values))
+        scores.update(metric_values(self.metrics))
         lr = self.current_run.step_lr  # the rate the last step trained with, not the one the next will
         used = time.time() - run_states[0].run_time_begin
         speed = len(run_states) / used if used > 0 else 0.0

@@ -11,6 +11,7 @@ import paddle
 import paddle.nn as nn
 
 from ..compat import paddle_private
+from ..metrics import metric_values
 from .net import with_signature
 
 if TYPE_CHECKING:
@@ -38,10 +39,7 @@ def scores(task: "BaseTask") -> dict:
     if isinstance(source, dict):
         return dict(source)
     task.metric_feed.flush()
-    scores: dict = {}
-    for metric in source:
-        scores.update(zip(_as_list(metric.name()), _as_list(metric.accumulate())))
-    return scores
+    return metric_values(source)
 
 
 def _numpy(value: Any) -> np.ndarray:
