@@ -204,3 +204,34 @@ def test_training_metrics_survive_an_evaluation_mid_epoch(tmp_path, digits):
     # dev evaluated after step 5; the epoch's training count carries on (hapi would have reset it)
     assert counts[5] == 50 and counts[6] == 60
     assert task.last_result("dev") is not None
+
+
+class QuietTask(hub.ImageClassifierTask):
+    """Overrides the events that log, without calling super(): what they logged is gone, what the
+    run keeps is not."""
+
+    def __init__(self, *args, **kwargs):
+        self.logged, self.evaluated = [], []
+        super().__init__(*args, **kwargs)
+
+    def _eval_end_event(self, run_states):
+        self.evaluated.append(dict(self.env.result))
+
+    def _log_interval_event(self, run_states):
+        self.logged.append(self.variable("acc"))
+
+
+def test_overridden_events_without_super_keep_the_best_model_and_the_metrics(tmp_path, digits):
+    train = Digits(digits[0].x[:96], digits[0].y[:96])
+    dev = Digits(digits[1].x[:40], digits[1].y[:40])
+    config = hub.RunConfig(seed=0, num_epoch=2, batch_size=16, eval_interval=3, log_interval=2,
+                           checkpoint_dir=str(tmp_path / "ck"),
+                           strategy=hub.DefaultFinetuneStrategy(learning_rate=0.05, optimizer_name="sgd"))
+    task = QuietTask(feature=mlp_backbone(), num_classes=10, config=config)
+    task.finetune_and_eval(train, dev)
+    scores = [r["acc"] for r in task.evaluated]
+    assert len(scores) == 12 // 3  # every third step (the last one too, so no extra one at the end)
+    assert task.train_state.best_score == pytest.approx(max(scores))
+    assert (tmp_path / "ck" / "best_model" / "model.safetensors").exists()
+    # every log had the running accuracy counted up to its step, none a stale or empty value
+    assert len(task.logged) == 6 and all(0.0 <= float(v) <= 1.0 for v in task.logged)
