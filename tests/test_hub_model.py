@@ -370,3 +370,19 @@ def test_engine_callbacks_join_the_passes():
     model = prepared(Counted)
     model.fit(Points(12), Points(4, 1), batch_size=4, verbose=0)
     assert (count.batches, count.samples) == (4, 12)  # 3 training batches and 1 of evaluation
+
+
+def test_the_progress_bar_shows_what_paddle_model_shows_with_metrics_counted_when_read(capsys):
+    """With only paddle's progress bar reading a training batch's logs, hub.Model counts the
+    metrics when the bar prints (every log_freq batches and at the epoch's end); the printed loss
+    and accuracy are paddle.Model's, digit for digit."""
+    import re
+
+    printed = {}
+    for cls in (paddle.Model, hub.Model):
+        model = prepared(cls)
+        model.fit(Points(40), batch_size=4, epochs=2, shuffle=False, log_freq=3, verbose=2)
+        out = capsys.readouterr().out
+        printed[cls] = re.findall(r"step +(\d+/\d+) .*?loss: ([\d.]+) - acc: ([\d.]+)", out)
+    assert len(printed[hub.Model]) == 2 * (3 + 1)  # steps 3, 6, 9 and the epoch's end, twice
+    assert printed[hub.Model] == printed[paddle.Model]

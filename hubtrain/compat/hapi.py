@@ -361,7 +361,8 @@ class Model(paddle.Model):
     def _loop(self, callbacks: Any, eval_steps: Optional[int] = None, accumulate: int = 1) -> Loop:
         refresh = progress_refresh(callbacks)
         hooks = PaddleCallbacks(self, callbacks, self._hub_logs, self._hub_prepared, self._hub_merge, eval_steps,
-                                refresh_due=refresh, defers_metrics=refresh is not None)
+                                refresh_due=refresh, defers_metrics=refresh is not None,
+                                loss_every_batch=refresh is None)
         return self.make_loop([hooks], accumulate)
 
     def fit(self, train_data: Any = None, eval_data: Any = None, batch_size: Union[int, Sequence[int]] = 1,

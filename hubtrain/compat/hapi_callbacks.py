@@ -32,7 +32,8 @@ def progress_refresh(callbacks: Any) -> Optional[Callable[["Loop"], bool]]:
     """When the training metrics in `logs` must be up to date, for paddle's callbacks: at every
     batch (None) unless the only callbacks reading a training batch's `logs` are paddle's
     ProgBarLogger, which reads them every `log_freq` batches, and LRScheduler, which reads none;
-    then at those batches, the first and the last (and at the epoch's end, as always)."""
+    then at those batches, the first and the last (and at the epoch's end, as always). No
+    callback reads the batches in between, so their loss need not be copied to the host either."""
     readers = [cb for cb in callbacks.callbacks if _defines(cb, "on_train_batch_end")]
     if any(type(cb) not in (paddle.callbacks.ProgBarLogger, paddle.callbacks.LRScheduler) for cb in readers):
         return None
@@ -63,7 +64,7 @@ class PaddleCallbacks(Callback):
     def __init__(self, model: "Model", callbacks: Any, logs: dict, prepared: "Prepared", merge: "ShardMerge",
                  eval_steps: Optional[int] = None, eval_result: Optional[Callable[[], dict]] = None,
                  refresh_due: Optional[Callable[["Loop"], bool]] = None, owns_metrics: bool = True,
-                 defers_metrics: bool = False) -> None:
+                 defers_metrics: bool = False, loss_every_batch: bool = True) -> None:
         self.model, self.cbks, self.logs = model, callbacks, logs
         # a face's own ways: what it reports at an evaluation's end (into `logs`); at which
         # training batches the metrics in `logs` are brought up to date (None: every batch; in
@@ -71,6 +72,8 @@ class PaddleCallbacks(Callback):
         # are reset here at a pass's end, as paddle.Model does, or by the face
         self.eval_result, self.refresh_due, self.owns_metrics = eval_result, refresh_due, owns_metrics
         self.defers_metrics = defers_metrics  # count training metrics when read (model.metric_feed)
+        # the batch's loss into `logs` between refreshes too (a copy to the host every batch)
+        self.loss_every_batch = loss_every_batch
         self.stale = False
         # each batch hook of the callbacks that do something there: one that keeps the base
         # class's no-op is not called every batch
@@ -129,7 +132,7 @@ class PaddleCallbacks(Callback):
     def batch_end(self, loop: "Loop") -> None:
         logs, model = self.logs, self.model
         if loop.phase == "train" and self.refresh_due is not None and not self.refresh_due(loop):
-            if self.prepared.loss is not None:
+            if self.prepared.loss is not None and self.loss_every_batch:
                 logs["loss"] = [float(term) for term in loop.result.losses]
             self.stale = True
         elif loop.phase != "predict":
