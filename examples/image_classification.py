@@ -75,7 +75,7 @@ def main():
                                            warmup_proportion=0.1, lr_scheduler="linear_decay")
     config = hub.RunConfig(num_epoch=args.epochs, batch_size=args.batch_size, strategy=strategy, log_interval=20,
                            eval_interval=steps_per_epoch, num_workers=args.num_workers,
-                           checkpoint_dir=args.checkpoint_dir)
+                           checkpoint_dir=args.checkpoint_dir, seed=42)
     input_dict, output_dict, program = module.context(trainable=True)
     task = hub.ImageClassifierTask(data_reader=reader, feature=output_dict["feature_map"],
                                    num_classes=dataset.num_labels, config=config,

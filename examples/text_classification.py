@@ -43,7 +43,7 @@ def main():
     strategy = hub.AdamWeightDecayStrategy(learning_rate=args.learning_rate, weight_decay=0.01,
                                            warmup_proportion=0.1, lr_scheduler="linear_decay")
     config = hub.RunConfig(num_epoch=args.epochs, batch_size=args.batch_size, strategy=strategy,
-                           eval_interval=50, checkpoint_dir=args.checkpoint_dir)
+                           eval_interval=50, checkpoint_dir=args.checkpoint_dir, seed=42)
     inputs, outputs, program = module.context(trainable=True, max_seq_len=args.max_seq_len)
     task = hub.TextClassifierTask(data_reader=reader, feature=outputs["pooled_output"],
                                   num_classes=dataset.num_labels, metrics_choices=["acc"], config=config)

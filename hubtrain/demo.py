@@ -78,7 +78,7 @@ def digits(checkpoint_dir: str = "runs/demo-digits", epochs: int = 6) -> dict:
     n = len(xs)
     train, dev, test = (_array_dataset(xs[a:b], ys[a:b]) for a, b in ((0, int(.6 * n)), (int(.6 * n), int(.8 * n)), (int(.8 * n), n)))
 
-    config = hub.RunConfig(num_epoch=epochs, batch_size=32, log_interval=10, eval_interval=20,
+    config = hub.RunConfig(num_epoch=epochs, batch_size=32, log_interval=10, eval_interval=20, seed=42,
                            checkpoint_dir=checkpoint_dir,
                            strategy=hub.AdamWeightDecayStrategy(learning_rate=2e-3, warmup_proportion=0.1))
     task = hub.ImageClassifierTask(feature=net, num_classes=5, config=config,
@@ -103,7 +103,7 @@ def bbc_news(checkpoint_dir: str = "runs/demo", epochs: int = 2, batch_size: int
     reader = hub.reader.ClassifyReader(dataset=dataset, vocab_path=module.get_vocab_path(), max_seq_len=max_seq_len)
     strategy = hub.AdamWeightDecayStrategy(learning_rate=learning_rate, weight_decay=0.01, warmup_proportion=0.1,
                                            lr_scheduler="linear_decay")
-    config = hub.RunConfig(num_epoch=epochs, batch_size=batch_size, strategy=strategy, log_interval=10,
+    config = hub.RunConfig(num_epoch=epochs, batch_size=batch_size, strategy=strategy, log_interval=10, seed=42,
                            eval_interval=50, checkpoint_dir=checkpoint_dir, max_steps=max_steps)
     inputs, outputs, _ = module.context(trainable=True, max_seq_len=max_seq_len)
     feed_list = [inputs[name].name for name in ("input_ids", "position_ids", "segment_ids", "input_mask")]
