@@ -193,12 +193,17 @@ class Model(paddle.Model):
         self._hub_logs: dict = {}  # one dict for all passes, as paddle.Model's callbacks see it
         self.metric_feed = DeferredMetrics()  # training metric inputs waiting to be counted
         self.release_grads = False
+        self._hub_scaler: Optional[paddle.amp.GradScaler] = None
+        self._hub_step_key: tuple = ()
 
     # configuration --------------------------------------------------------------------------
     def prepare(self, optimizer: Any = None, loss: Any = None, metrics: Any = None, amp_configs: Any = None) -> None:
         super().prepare(optimizer, loss, metrics, amp_configs)
         self._hub_prepared = Prepared.of(optimizer, loss, metrics, amp_configs)
         self._hub_step = None
+        # made here, not with the first step, so that a checkpoint or `load` finds it to fill
+        mixed = not self._hub_static and self._hub_prepared.amp_level != "O0"
+        self._hub_scaler = paddle.amp.GradScaler(**self._hub_prepared.scaler_configs) if mixed else None
 
     @property
     def optimizer(self) -> Any:
@@ -226,10 +231,8 @@ class Model(paddle.Model):
 
     @property
     def grad_scaler(self) -> Optional[paddle.amp.GradScaler]:
-        """The loss scaler of mixed-precision training (made with the first batch's step)."""
-        step = self._hub_step
-        scaling = next((p for p in step.points if isinstance(p, LossScaling)), None) if step else None
-        return scaling.scaler if scaling is not None else None
+        """The loss scaler of mixed-precision training (made by `prepare`), or None."""
+        return self._hub_scaler
 
     # the step, as the engine runs it ----------------------------------------------------------
     def _step_points(self) -> list[StepPoint]:
@@ -251,8 +254,8 @@ class Model(paddle.Model):
         if step is not None and self._hub_step_key == key:
             return step
         scaling, autocast = None, None
-        if prepared.amp_level != "O0":
-            scaling = LossScaling(self.grad_scaler or paddle.amp.GradScaler(**prepared.scaler_configs))
+        if self._hub_scaler is not None:
+            scaling = LossScaling(self._hub_scaler)
             autocast = functools.partial(paddle.amp.auto_cast, enable=True, level=prepared.amp_level,
                                          **prepared.amp_lists)
         several = paddle.distributed.ParallelEnv().nranks > 1
@@ -262,8 +265,6 @@ class Model(paddle.Model):
                               release_grads=self.release_grads, lr_scheduler=self._step_schedule())
         self._hub_step_key = key
         return self._hub_step
-
-    _hub_step_key: tuple = ()
 
     def _metric_args(self, outputs: list, labels: list) -> list:
         """What each metric's `compute` takes: the network's outputs, then the labels."""
@@ -433,14 +434,20 @@ class Model(paddle.Model):
             paddle.save(scaler.state_dict(), path + ".pdscaler")
         return None
 
-    def load(self, path: str, skip_mismatch: bool = False, reset_optimizer: bool = False) -> None:
-        """paddle.Model.load, reading the files without running code from them."""
+    def _saved_parameters(self, path: str) -> tuple[str, dict, Optional[str]]:
+        """(the path without its suffix, the parameters saved there, the file to name in a
+        mismatch message or None), as paddle.Model.load checks them."""
         path = _strip_suffix(path)
         saved = _read(path + ".pdparams")
         assert saved, "Failed to load parameters, please check path."
-        pairs, skipped = matched_parameters(self.network, saved, skip_mismatch)
+        return path, saved, None
+
+    def load(self, path: str, skip_mismatch: bool = False, reset_optimizer: bool = False) -> None:
+        """paddle.Model.load, reading the files without running code from them."""
+        path, saved, source = self._saved_parameters(path)
+        pairs, skipped = matched_parameters(self.network, saved, skip_mismatch, source=source)
         optimizer_state = None if reset_optimizer or skipped else _read(path + ".pdopt")
         paddle_private.load_into(self, pairs, optimizer_state)
-        scaler = None if self._hub_static else self.grad_scaler
+        scaler = self._hub_scaler
         if scaler is not None and os.path.exists(path + ".pdscaler"):
             scaler.load_state_dict(load_paddle_file(path + ".pdscaler", return_numpy=True))

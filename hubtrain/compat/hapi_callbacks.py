@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from ..engine.loop import Loop
     from .hapi import Model, Prepared, ShardMerge
 
-__all__ = ["PaddleCallbacks", "progress_refresh"]
+__all__ = ["PaddleCallbacks", "progress_refresh", "at_pass_edge"]
 
 _MODES = {"train": "train", "eval": "eval", "predict": "predict"}
 
@@ -26,6 +26,19 @@ def _defines(cb: Any, name: str) -> bool:
 
 def _overriding(callbacks: Any, name: str) -> list:
     return [getattr(cb, name) for cb in callbacks.callbacks if _defines(cb, name)]
+
+
+def at_pass_edge(loop: "Loop") -> bool:
+    """Whether the batch in hand is its pass's first or last (or the pass's length is unknown)."""
+    index, steps = loop.batch.index, loop.steps
+    return index == 0 or steps is None or index + 1 >= steps
+
+
+def _losses(ctx: Any) -> list:
+    """The batch's loss terms as floats: the host copy a step point made, when there is one term."""
+    if ctx.host_loss is not None and len(ctx.losses) == 1:
+        return [float(ctx.host_loss)]
+    return [float(term) for term in ctx.losses]
 
 
 def progress_refresh(callbacks: Any) -> Optional[Callable[["Loop"], bool]]:
@@ -41,10 +54,7 @@ def progress_refresh(callbacks: Any) -> Optional[Callable[["Loop"], bool]]:
     bars = [cb for cb in readers if isinstance(cb, paddle.callbacks.ProgBarLogger) and cb.verbose and printing]
 
     def due(loop: "Loop") -> bool:
-        index, steps = loop.batch.index, loop.steps
-        if index == 0 or steps is None or index + 1 >= steps:
-            return True
-        return any((bar.train_step + 1) % bar.log_freq == 0 for bar in bars)
+        return at_pass_edge(loop) or any((bar.train_step + 1) % bar.log_freq == 0 for bar in bars)
 
     return due
 
@@ -133,7 +143,7 @@ class PaddleCallbacks(Callback):
         logs, model = self.logs, self.model
         if loop.phase == "train" and self.refresh_due is not None and not self.refresh_due(loop):
             if self.prepared.loss is not None and self.loss_every_batch:
-                logs["loss"] = [float(term) for term in loop.result.losses]
+                logs["loss"] = _losses(loop.result)
             self.stale = True
         elif loop.phase != "predict":
             logs.update(zip(self.prepared.metric_names(), self._values(loop.result)))
@@ -153,7 +163,7 @@ class PaddleCallbacks(Callback):
 
     def _values(self, ctx: Any) -> list:
         """The batch's loss terms and every metric's running value, in `metrics_names()` order."""
-        values: list = [[float(term) for term in ctx.losses]] if self.prepared.loss is not None else []
+        values: list = [_losses(ctx)] if self.prepared.loss is not None else []
         self.model.metric_feed.flush()
         for metric in self.prepared.metrics:
             values.extend(as_list(metric.accumulate()))

@@ -18,7 +18,7 @@ from paddle.io import DataLoader, Dataset
 
 from ..callbacks import EarlyStopping, EpochMetricState, from_config as control_callbacks
 from ..compat.hapi import Prepared, ShardMerge
-from ..compat.hapi_callbacks import PaddleCallbacks
+from ..compat.hapi_callbacks import PaddleCallbacks, at_pass_edge
 from ..engine import distributed
 from ..engine.compile import compile_forward
 from ..engine.events import Callback
@@ -144,10 +144,7 @@ def _refresh_due(loop: Any) -> bool:
     """Whether a training batch brings the metrics in paddle callbacks' `logs` up to date: the
     first of a pass, every log interval, the last (counting them waits on the device)."""
     plan = loop.model.current_run.plan
-    index, steps = loop.batch.index, loop.steps
-    if plan is None or steps is None or index == 0 or index + 1 >= steps:
-        return True
-    return loop.state.global_step % plan.log_interval == 0
+    return plan is None or at_pass_edge(loop) or loop.state.global_step % plan.log_interval == 0
 
 
 def _paddle_hooks(task: "BaseTask", hapi: list, **params: Any) -> list[Callback]:

@@ -20,7 +20,7 @@ import paddle
 from paddle.static import InputSpec
 
 from ..compat import paddle_private
-from ..compat.hapi import Model, matched_parameters
+from ..compat.hapi import Model
 from ..config import RunConfig
 from ..engine import distributed
 from ..engine.loop import CallbackPoints
@@ -282,11 +282,10 @@ class BaseTask(Model):
             inputs, labels = fields[:-wanted], fields[-wanted:]
         return inputs, labels
 
-    def load(self, path: str, skip_mismatch: bool = False, reset_optimizer: bool = False) -> None:
-        """paddle.Model's `load`: parameters from `path.pdparams` by structured name, the optimizer
-        from `path.pdopt` unless `reset_optimizer`, `skip_mismatch` leaving absent or misshapen
-        parameters as they are (and the optimizer reset). Each file is read by hubtrain's
-        restricted unpickler, which refuses a pickle that would run code before it runs."""
+    def _saved_parameters(self, path: str) -> tuple[str, dict, Optional[str]]:
+        """paddle.Model's `load` with messages that name the file and the fix: parameters from
+        `path.pdparams` by structured name (read by hubtrain's restricted unpickler, which refuses
+        a pickle that would run code before it runs), the optimizer from `path.pdopt`."""
         prefix, suffix = os.path.splitext(path)
         if suffix not in ("", ".pdparams", ".pdopt", ".pdmodel"):
             raise ValueError(f"load({path!r}): unknown suffix {suffix!r}; give the path task.save(path) was given, "
@@ -299,8 +298,7 @@ class BaseTask(Model):
         state = load_paddle_file(params, return_numpy=True)
         if not isinstance(state, dict) or not state:
             raise ValueError(f"{params} holds no parameters by name: give a file task.save(path) wrote.")
-        matched_parameters(self.network, state, skip_mismatch, source=params)
-        super().load(prefix, skip_mismatch, reset_optimizer)
+        return prefix, state, params
 
     # ------------------------------------------------------------------ the step, as the engine runs it
     def _step_points(self) -> list[StepPoint]:
