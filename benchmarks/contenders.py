@@ -76,9 +76,10 @@ def run_hand(w: Workload, steps: int, device: str, clock: Optional[Clock] = None
 
 
 def hand_fit(net: nn.Layer, opt: paddle.optimizer.Optimizer, data: Dataset, batch_size: int, epochs: int = 1,
-             clock: Optional[Clock] = None) -> dict:
+             clock: Optional[Clock] = None, epoch_marks: Optional[list] = None) -> dict:
     """The hand-written loop over `epochs` shuffled passes of `data`: {"steps": ..., "loss": ...,
-    "acc": ...} (the loss and accuracy of the last 10 steps read)."""
+    "acc": ...} (the loss and accuracy of the last 10 steps read). `epoch_marks` gets the
+    `time.perf_counter()` of each epoch's end."""
     clock = clock or Clock()
     loader = DataLoader(data, batch_sampler=BatchSampler(data, batch_size=batch_size, shuffle=True),
                         return_list=True)
@@ -102,6 +103,8 @@ def hand_fit(net: nn.Layer, opt: paddle.optimizer.Optimizer, data: Dataset, batc
                 last = {"loss": float(loss_sum) / seen, "acc": float(correct) / seen}
                 loss_sum, correct, seen = None, None, 0
             clock.tick()
+        if epoch_marks is not None:
+            epoch_marks.append(time.perf_counter())
     return {"steps": done, **last}
 
 
