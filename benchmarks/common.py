@@ -2,7 +2,10 @@
 of initial weights copied into every contender, and the interleaved timing of contenders.
 
 Importing this module sets HUBTRAIN_LOG_LEVEL=WARNING (unless set) before hubtrain is imported,
-so log lines are not printed while a loop is timed; the log events themselves still run.
+so log lines are not printed while a loop is timed; the log events themselves still run. It also
+sets up the CPU math (threads, MKL's code path) as hubtrain chooses for this machine, before any
+contender runs: a hand-written loop then computes as fast as hubtrain's, and only the loops'
+own work differs. HUBTRAIN_CPU_SETUP=0 runs every contender on paddle's defaults instead.
 """
 from __future__ import annotations
 
@@ -26,6 +29,10 @@ import paddle.nn as nn  # noqa: E402
 import paddle.nn.functional as F  # noqa: E402
 from paddle.io import Dataset  # noqa: E402
 from paddle.static import InputSpec  # noqa: E402
+
+from hubtrain import cpu_math  # noqa: E402
+
+CPU_MATH = cpu_math.set_up()  # before any contender's first matrix product
 
 SEED = 2026
 LR = 1e-3
@@ -341,7 +348,8 @@ def environment(device: str, quick: bool, total_seconds: float) -> dict:
 
     return {"paddle": paddle.__version__, "hubtrain": hub.__version__, "python": platform.python_version(),
             "device": device, "cpu_count": os.cpu_count(), "platform": platform.platform(),
-            "date": time.strftime("%Y-%m-%d"), "quick": quick, "total_seconds": round(total_seconds, 1)}
+            "date": time.strftime("%Y-%m-%d"), "quick": quick, "total_seconds": round(total_seconds, 1),
+            "cpu_math": CPU_MATH.describe()}
 
 
 def check_device(device: str) -> Optional[str]:

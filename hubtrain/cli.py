@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -23,6 +24,13 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hubtrain", description="Fine-tuning on PaddlePaddle's high-level API.",
                                      epilog=EXIT_CODES)
     parser.add_argument("--version", action="store_true", help="print the version and exit")
+    cpu = parser.add_argument_group("CPU math (before the command; docs/cpu-speed.md)")
+    cpu.add_argument("--cpu-threads", type=int, metavar="N",
+                     help="math threads per process (default: the cores this process may use, shared among the "
+                          "processes on this node)")
+    cpu.add_argument("--no-cpu-fast-path", action="store_true",
+                     help="leave MKL on its default code path on non-Intel processors")
+    cpu.add_argument("--no-cpu-setup", action="store_true", help="leave paddle's CPU math settings alone")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("demo", help="fine-tune a pretrained backbone on real data, offline", add_help=False)
     for module in MODULES:
@@ -39,7 +47,8 @@ def _parser() -> argparse.ArgumentParser:
                               "a first line made of column names (e.g. text_a<TAB>label) is refused")
     predict.add_argument("--output", metavar="FILE", help="JSON lines out (default: stdout)")
     predict.add_argument("--batch-size", type=int, default=32, help="examples per batch (default 32)")
-    predict.add_argument("--threads", type=int, default=None, help="CPU math threads (default: paddle's)")
+    predict.add_argument("--threads", type=int, default=None, help="CPU math threads (default: as for training: the "
+                         "cores this process may use)")
     return parser
 
 
@@ -65,6 +74,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
     try:
         install_handler(propagate=False)  # the command's output; root handlers would repeat each line
+        _cpu_options_to_environment(args)
     except ValueError as e:
         print(f"hubtrain: error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -77,12 +87,40 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             import paddle  # noqa: F401
 
             previous = signal.signal(signal.SIGTERM, _terminate) or signal.SIG_DFL
+            _set_up_cpu_math()
         return _dispatch(parser, args, rest)
     except KeyboardInterrupt as e:  # Ctrl-C, SIGTERM, or a training call stopped by one of them
         return interrupted(command, e)
     finally:
         if previous is not None:  # the handler Python had (paddle's C-level one cannot be put back)
             signal.signal(signal.SIGTERM, previous)
+
+
+def _cpu_options_to_environment(args: argparse.Namespace) -> None:
+    """The CPU math options, as the variables hubtrain/cpu_math.py reads: they reach every task the
+    command builds, and the workers of `paddle.distributed.launch`."""
+    from .cpu_math import FAST_PATH_VARIABLE, SETUP_VARIABLE, THREADS_VARIABLE
+
+    if args.cpu_threads is not None:
+        if args.cpu_threads < 1:
+            raise ValueError(f"--cpu-threads {args.cpu_threads} is not accepted: give a whole number >= 1.")
+        os.environ[THREADS_VARIABLE] = str(args.cpu_threads)
+    if args.no_cpu_fast_path:
+        os.environ[FAST_PATH_VARIABLE] = "0"
+    if args.no_cpu_setup:
+        os.environ[SETUP_VARIABLE] = "0"
+
+
+def _set_up_cpu_math() -> None:
+    """Before the command's first math, so that MKL starts on the path chosen for this machine."""
+    from .commands.common import EXIT_USAGE
+    from .cpu_math import set_up
+
+    try:
+        set_up()
+    except ValueError as e:  # a HUBTRAIN_CPU_* variable that is not accepted
+        print(f"hubtrain: error: {e}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None
 
 
 def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, rest: list[str]) -> int:

@@ -64,6 +64,12 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
                                               "or 'skip' (leave the batch out and count it)"),
     "check_gradients": (lambda v: isinstance(v, bool),
                         "True or False (gradients are always checked when grad_clip_norm is set)"),
+    "cpu_threads": (_optional(_positive_int),
+                    "a whole number of CPU math threads >= 1, or None (the cores this process may use, shared "
+                    "among the processes on this node)"),
+    "cpu_fast_path": (_optional(lambda v: isinstance(v, bool)),
+                      "True, False, or None (MKL's AVX2 path on non-Intel processors with AVX2)"),
+    "cpu_setup": (lambda v: isinstance(v, bool), "True, or False (leave paddle's CPU math settings alone)"),
 }
 
 
@@ -102,6 +108,9 @@ class RunConfig:
     ema_decay: Optional[float] = None
     on_nonfinite: str = "stop"
     check_gradients: bool = False
+    cpu_threads: Optional[int] = None
+    cpu_fast_path: Optional[bool] = None
+    cpu_setup: bool = True
 
     def __init__(self, **options: Any) -> None:
         names = [f.name for f in fields(self)]
@@ -141,6 +150,11 @@ class RunConfig:
                 "install paddlepaddle-gpu on a machine with CUDA, or use use_cuda=None/False."
             )
         return "gpu" if (self.use_cuda is None and has_gpu) or self.use_cuda else "cpu"
+
+    def cpu_request(self) -> dict[str, Any]:
+        """What this config asks of the CPU math set-up (hubtrain/cpu_math.py); defaults ask nothing."""
+        return {"threads": self.cpu_threads, "fast_path": self.cpu_fast_path,
+                "enabled": None if self.cpu_setup else False}
 
     def to_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}

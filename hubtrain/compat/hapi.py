@@ -21,6 +21,7 @@ from paddle.callbacks import EarlyStopping
 from paddle.hapi.callbacks import config_callbacks
 from paddle.io import DataLoader, Dataset, DistributedBatchSampler
 
+from .. import cpu_math
 from ..engine.events import Callback
 from ..engine.loop import BatchSplit, Loop, steps_of
 from ..engine.deferred_metrics import DeferredMetrics
@@ -185,6 +186,7 @@ class Model(paddle.Model):
     """
 
     def __init__(self, network: paddle.nn.Layer, inputs: Any = None, labels: Any = None) -> None:
+        cpu_math.set_up()  # this machine's threads and MKL path, unless a task or the user chose them
         super().__init__(network, inputs, labels)
         self._hub_static = not paddle.in_dynamic_mode()
         self._hub_prepared = Prepared()

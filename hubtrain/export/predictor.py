@@ -8,6 +8,7 @@ from typing import Any, Iterable, Iterator, Optional, Sequence
 import numpy as np
 import paddle
 
+from .. import cpu_math
 from .metadata import read_metadata
 from .preprocessing import Encoder, build_encoder
 
@@ -47,7 +48,10 @@ class Predictor:
             num_threads = _whole("num_threads", num_threads)
         self.metadata = read_metadata(self.directory)
         self.encoder: Encoder = build_encoder(self.metadata, self.directory)
-        self._predictor = self._create(bool(use_gpu), num_threads)
+        chosen = cpu_math.set_up()
+        # paddle.inference keeps threads of its own: the same count as training, unless given
+        self.cpu_threads = num_threads if num_threads is not None else chosen.threads
+        self._predictor = self._create(bool(use_gpu), self.cpu_threads)
         self._input_names = [spec["name"] for spec in self.metadata["inputs"]]
         # jit.save drops inputs the network never reads; those are encoded but not fed.
         self._feeds = set(self._predictor.get_input_names())

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import paddle
 
+from .. import cpu_math
 from ..strategy.blocks import layer_units
 
 if TYPE_CHECKING:
@@ -111,6 +112,9 @@ def run_summary(task: "BaseTask") -> list[str]:
         f"evaluation   {_evaluation(task)}",
         f"checkpoints  {where}",
     ]
+    chosen = cpu_math.current()
+    if run.device == "cpu" and chosen is not None:
+        lines.append(f"cpu math     {chosen.describe()}")
     if state.global_step:
         lines.append(f"resuming     at step {state.global_step} (epoch {state.epoch + 1}, batch {state.step_in_epoch})")
     return lines

@@ -19,6 +19,7 @@ import numpy as np
 import paddle
 from paddle.static import InputSpec
 
+from .. import cpu_math
 from ..compat import paddle_private
 from ..compat.hapi import Model
 from ..config import RunConfig
@@ -69,6 +70,7 @@ class BaseTask(Model):
         self.config = config if config is not None else RunConfig()
         if not isinstance(self.config, RunConfig):
             raise TypeError(f"config must be a hub.RunConfig, got {type(self.config).__name__}.")
+        cpu_math.set_up(**self.config.cpu_request())  # before the feature-size dry run: MKL's first call
         self.data_reader = data_reader
         self.feature: FeatureRef = as_feature(feature)
         specs = inputs or self.feature.input_spec
