@@ -30,6 +30,13 @@ class EncodedDataset(Dataset):
     def __len__(self) -> int:
         return len(self.examples)
 
+    def lengths(self) -> Optional[np.ndarray]:
+        """Each example's length (its first field's size, e.g. tokens), for batches grouped by
+        length; None when the examples are encoded only on access."""
+        if self._encoded is None:
+            return None
+        return np.array([np.size(fields[0]) for fields in self._encoded], dtype=np.int64)
+
 
 class BaseReader:
     """Subclasses define `_encode(example, phase)` -> tuple of numpy arrays (inputs, then labels

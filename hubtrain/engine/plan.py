@@ -25,6 +25,7 @@ class TrainPlan:
     keep_checkpoint_max: int = 3
     evaluate_at_end: bool = False
     verbose: bool = True
+    group_by_length: bool = False
 
     @property
     def checkpoints(self) -> bool:
@@ -39,7 +40,8 @@ class TrainPlan:
                    log_interval=config.log_interval,
                    eval_interval=config.eval_interval if evaluate else None,
                    save_interval=config.save_ckpt_interval, checkpoint_dir=checkpoint_dir,
-                   keep_checkpoint_max=config.keep_checkpoint_max, evaluate_at_end=evaluate)
+                   keep_checkpoint_max=config.keep_checkpoint_max, evaluate_at_end=evaluate,
+                   group_by_length=config.group_by_length)
 
     @classmethod
     def from_fit(cls, config: RunConfig, batch_size: int, epochs: int, log_freq: int, save_dir: Optional[str],
@@ -57,4 +59,5 @@ class TrainPlan:
                    max_steps=num_iters or config.max_steps, log_interval=log_freq,
                    save_interval=config.save_ckpt_interval if save_dir or config.checkpoint_dir else None,
                    checkpoint_dir=save_dir or config.checkpoint_dir,
-                   keep_checkpoint_max=config.keep_checkpoint_max, verbose=verbose > 0)
+                   keep_checkpoint_max=config.keep_checkpoint_max, verbose=verbose > 0,
+                   group_by_length=config.group_by_length)

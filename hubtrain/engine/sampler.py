@@ -4,7 +4,7 @@ advance themselves, so their order cannot be recovered after a restart."""
 from __future__ import annotations
 
 import math
-from typing import Iterator
+from typing import Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -18,10 +18,21 @@ class ResumableBatchSampler:
     order is first padded by repeating its first indices until every rank gets the same number of
     batches (as `paddle.io.DistributedBatchSampler` does: the ranks must step together); for
     evaluation (`pad=False`) it is not, so no sample counts twice.
+
+    With `lengths` (one per sample) and `shuffle`, batches hold samples of similar length, as
+    Hugging Face's `group_by_length`: the shuffled order is cut into windows of `window` batches
+    (of every rank), each window is sorted by length and cut into batches, and the batches are
+    shuffled within their window. Padding to a batch's longest sample then wastes little. The
+    order stays a pure function of (seed, epoch), so resume is exact as without grouping.
     """
 
     def __init__(self, num_samples: int, batch_size: int, shuffle: bool = False, drop_last: bool = False,
-                 seed: int = 0, nranks: int = 1, rank: int = 0, pad: bool = True) -> None:
+                 seed: int = 0, nranks: int = 1, rank: int = 0, pad: bool = True,
+                 lengths: Optional[Sequence[int]] = None, window: int = 50) -> None:
+        if lengths is not None and len(lengths) != num_samples:
+            raise ValueError(f"lengths has {len(lengths)} entries for {num_samples} samples: give one per sample.")
+        if window < 1:
+            raise ValueError(f"window = {window!r} is not accepted: use a whole number of batches >= 1.")
         self.num_samples = num_samples
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -30,6 +41,8 @@ class ResumableBatchSampler:
         self.nranks = nranks
         self.rank = rank
         self.pad = pad
+        self.lengths = None if lengths is None else np.asarray(lengths)
+        self.window = window
         self.epoch = 0
         self.skip = 0
 
@@ -39,9 +52,26 @@ class ResumableBatchSampler:
         self.skip = skip
 
     def _order(self, epoch: int) -> np.ndarray:
-        if self.shuffle:
-            return np.random.RandomState((self.seed * 100003 + epoch) % 2**32).permutation(self.num_samples)
-        return np.arange(self.num_samples)
+        if not self.shuffle:
+            return np.arange(self.num_samples)
+        rng = np.random.RandomState((self.seed * 100003 + epoch) % 2**32)
+        order = rng.permutation(self.num_samples)
+        return order if self.lengths is None else self._grouped(order, rng)
+
+    def _grouped(self, order: np.ndarray, rng: np.random.RandomState) -> np.ndarray:
+        """`order` regrouped so that each step's samples (a batch on every rank) have similar lengths."""
+        step = self.batch_size * self.nranks  # global positions one step takes: rank r's batch b lies in step b
+        span = step * self.window
+        out = []
+        for start in range(0, len(order), span):
+            window = order[start:start + span]
+            window = window[np.argsort(-self.lengths[window], kind="stable")]
+            steps = [window[i:i + step] for i in range(0, len(window), step)]
+            full = [s for s in steps if len(s) == step]
+            rest = steps[len(full):]  # a short last step stays last: drop_last and padding act on it as before
+            out.extend(full[i] for i in rng.permutation(len(full)))
+            out.extend(rest)
+        return np.concatenate(out) if out else order
 
     def _rank_order(self, epoch: int) -> np.ndarray:
         order = self._order(epoch)

@@ -102,18 +102,29 @@ def _check_dataset(data: Any, phase: str) -> None:
 
 
 def _loader(task: "BaseTask", data: Any, batch_size: int, shuffle: bool, drop_last: bool, num_workers: int,
-            phase: str, seed: int, shard: bool, pad: bool = True) -> DataLoader:
+            phase: str, seed: int, shard: bool, pad: bool = True, group_by_length: bool = False) -> DataLoader:
     _check_dataset(data, phase)
     if isinstance(data, DataLoader):
         return data
     nranks = paddle.distributed.get_world_size() if shard else 1
     rank = paddle.distributed.get_rank() if shard else 0
-    sampler = ResumableBatchSampler(len(data), batch_size, shuffle, drop_last, seed, nranks, rank, pad)
+    lengths = _lengths(data, phase) if group_by_length and shuffle else None
+    sampler = ResumableBatchSampler(len(data), batch_size, shuffle, drop_last, seed, nranks, rank, pad, lengths)
     if len(sampler) == 0 and pad:
         raise ValueError(f"the {phase} dataset has {len(data)} samples, fewer than one batch of {batch_size} "
                          f"with drop_last=True: lower batch_size or set drop_last=False.")
     return DataLoader(data, batch_sampler=sampler, num_workers=num_workers, return_list=True,
                       collate_fn=task.collate_fn())
+
+
+def _lengths(data: Any, phase: str) -> Optional[Any]:
+    """Each sample's length, for grouping batches: what a text reader's split gives (`lengths()`)."""
+    lengths = data.lengths() if callable(getattr(data, "lengths", None)) else None
+    if lengths is None:
+        log("WARNING", f"group_by_length: the {phase} data gives no sample lengths (a text reader's split does: "
+                       f"pass reader.get_dataset(...) or train through finetune); its batches are not grouped.",
+            level=30)
+    return lengths
 
 
 def eval_loader(task: "BaseTask", data: Any, batch_size: int, num_workers: int, shard: bool = False) -> DataLoader:
@@ -242,7 +253,8 @@ def train(task: "BaseTask", train_data: Any, plan: TrainPlan, callbacks: Any = N
         if first:
             task._build_env_start_event()
         env.loader = loader = _loader(task, train_data, plan.batch_size, plan.shuffle, plan.drop_last,
-                                      plan.num_workers, "train", seed, shard=True)
+                                      plan.num_workers, "train", seed, shard=True,
+                                      group_by_length=plan.group_by_length)
         _compile(task)
         if first:
             task._build_env_end_event()
