@@ -145,6 +145,10 @@ def test_image_predictor_matches_task_predict_on_paths_and_arrays(image_task, im
     paths = image_task.image_paths[:5]
     expected = _probs(image_task.predict(data=[[p] for p in paths]))
     predictor = hub.Predictor(image_export, batch_size=3)
+    from hubtrain import cpu_math
+
+    assert predictor.cpu_threads == cpu_math.current().threads  # the threads training chose, unless given
+    assert hub.Predictor(image_export, num_threads=1).cpu_threads == 1
     from_paths = np.array([r["probabilities"] for r in predictor.predict(paths)])
     arrays = [cv2.imread(p)[:, :, ::-1].copy() for p in paths]  # RGB uint8, H x W x C
     from_arrays = np.array([r["probabilities"] for r in predictor.predict(arrays)])

@@ -38,7 +38,8 @@ class Predictor:
     without a reader the arrays the network takes. Each example gives a dict: classifiers
     {"label", "probabilities"} ("label" a list of labels for multi-label tasks), other tasks their
     named outputs (per-token outputs cut to the example's tokens). A Predictor is not thread-safe:
-    make one per thread."""
+    make one per thread. `num_threads` defaults to what training would use on this machine
+    (hubtrain/cpu_math.py)."""
 
     def __init__(self, directory: str, use_gpu: bool = False, batch_size: int = 32,
                  num_threads: Optional[int] = None) -> None:
