@@ -222,7 +222,8 @@ def set_up(threads: Optional[int] = None, fast_path: Optional[bool] = None,
                                    f"the task before other paddle math")
     if _CURRENT is None or chosen.describe() != _CURRENT.describe():
         missed = chosen.fast_path and chosen.mkl_path not in (None, MKL_AVX2)
-        level = logging.WARNING if missed else logging.INFO
+        # a debug line: the run summary shows the choice, and a command's stdout may be its results
+        level = logging.WARNING if missed else logging.DEBUG
         ensure_output()
         logger.log(level, f"CPU math: {chosen.describe()}", extra={"tag": logging.getLevelName(level)})
     _CURRENT = chosen

@@ -101,6 +101,7 @@ _PROBE = textwrap.dedent("""
     records = []
     handler = logging.Handler(); handler.emit = lambda r: records.append((r.levelname, r.getMessage()))
     logging.getLogger("hubtrain").addHandler(handler)
+    logging.getLogger("hubtrain").setLevel(logging.DEBUG)
     if before == "task":
         config = hub.RunConfig(cpu_threads=1)
         hub.ImageClassifierTask(feature=paddle.nn.Linear(4, 8), num_classes=2, config=config, feature_dim=8)
@@ -133,7 +134,7 @@ def test_a_model_sets_up_this_machine():
     assert got["threads"] == got["cores"]
     if _fast_path_here():  # e.g. AMD with AVX2: MKL's AVX2 path, 3-4x its default here
         assert got["path"] == MKL_AVX2 and "MKL runs its AVX2 path" in got["describe"]
-    assert [level for level, _ in got["log"]] == ["INFO"] and got["log"][0][1].startswith("CPU math: ")
+    assert [level for level, _ in got["log"]] == ["DEBUG"] and got["log"][0][1].startswith("CPU math: ")
 
 
 def test_threads_follow_the_affinity_and_a_task_config():
@@ -157,7 +158,7 @@ def test_math_before_the_set_up_is_reported_with_the_fix():
 
 def test_command_line_options_reach_the_set_up():
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUBTRAIN_CPU")}
-    env["HUBTRAIN_LOG_LEVEL"] = "INFO"
+    env["HUBTRAIN_LOG_LEVEL"] = "DEBUG"
     run = [sys.executable, "-m", "hubtrain"]
     done = subprocess.run(run + ["--cpu-threads", "1", "--no-cpu-fast-path", "zoo", "list"], capture_output=True,
                           text=True, env=env, timeout=300)
