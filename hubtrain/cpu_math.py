@@ -208,7 +208,10 @@ def set_up(threads: Optional[int] = None, fast_path: Optional[bool] = None,
     asked = threads is not None or fast_path is not None or enabled is not None
     if _CURRENT is not None and not asked:
         return _CURRENT
-    chosen = plan(threads, fast_path, enabled)
+    env: Mapping[str, str] = os.environ
+    if _CURRENT is not None and _CURRENT.fast_path:  # MKL_DEBUG_CPU_TYPE is ours, not the user's
+        env = {k: v for k, v in os.environ.items() if k != MKL_PATH_VARIABLE}
+    chosen = plan(threads, fast_path, enabled, env=env)
     if chosen.fast_path:
         os.environ[MKL_PATH_VARIABLE] = str(MKL_AVX2)  # read by MKL at its first call
     from .compat import paddle_private  # loads paddle, and with it MKL
