@@ -158,6 +158,10 @@ def plan(threads: Optional[int] = None, fast_path: Optional[bool] = None, enable
     enabled = _flag(env, SETUP_VARIABLE) if enabled is None else enabled
     if enabled is False:
         return CpuMath(None, "set-up off", False, "off (set-up off)")
+    mkl = _mkl_library() is not None if mkl is None else mkl
+    if not mkl:
+        return CpuMath(None, "left to paddle: its math library is not MKL", False,
+                       "not applicable (paddle's math library is not MKL)")
     paddle_loaded = "paddle" in sys.modules if paddle_loaded is None else paddle_loaded
     cores = available_cores() if cores is None else cores
     processes = local_processes(env) if processes is None else processes
@@ -170,18 +174,15 @@ def plan(threads: Optional[int] = None, fast_path: Optional[bool] = None, enable
         chosen = _users_threads(env, paddle_loaded) or (
             max(1, cores // processes),
             f"{cores} core{'s' if cores != 1 else ''}" + (f" for {processes} processes" if processes > 1 else ""))
-    return CpuMath(chosen[0], chosen[1], *_fast_path(fast_path, env, processor, mkl))
+    return CpuMath(chosen[0], chosen[1], *_fast_path(fast_path, env, processor))
 
 
-def _fast_path(asked: Optional[bool], env: Mapping[str, str], processor: Optional[Processor],
-               mkl: Optional[bool]) -> tuple[bool, str]:
+def _fast_path(asked: Optional[bool], env: Mapping[str, str], processor: Optional[Processor]) -> tuple[bool, str]:
     asked = _flag(env, FAST_PATH_VARIABLE) if asked is None else asked
     if asked is False:
         return False, "off, as asked"
     if MKL_PATH_VARIABLE in env:
         return False, f"left to {MKL_PATH_VARIABLE}={env[MKL_PATH_VARIABLE]}, as set"
-    if not (_mkl_library() is not None if mkl is None else mkl):
-        return False, "not applicable (paddle's math library is not MKL)"
     processor = Processor.this_machine() if processor is None else processor
     if processor.vendor == "GenuineIntel":
         return False, "not needed (an Intel processor gets it by default)"
@@ -214,10 +215,10 @@ def set_up(threads: Optional[int] = None, fast_path: Optional[bool] = None,
     chosen = plan(threads, fast_path, enabled, env=env)
     if chosen.fast_path:
         os.environ[MKL_PATH_VARIABLE] = str(MKL_AVX2)  # read by MKL at its first call
-    from .compat import paddle_private  # loads paddle, and with it MKL
+    import paddle  # noqa: F401  (loads MKL and OpenMP as paddle does, before they are called here)
 
     if chosen.threads is not None:
-        paddle_private.set_math_threads(chosen.threads)
+        _set_threads(chosen.threads)
     chosen.mkl_path = _mkl_code_path()
     if chosen.fast_path and chosen.mkl_path is not None and chosen.mkl_path != MKL_AVX2:
         chosen.fast_path_reason = (f"not in effect: MKL had chosen its path before hubtrain set it up (paddle math "
@@ -231,6 +232,14 @@ def set_up(threads: Optional[int] = None, fast_path: Optional[bool] = None,
         logger.log(level, f"CPU math: {chosen.describe()}", extra={"tag": logging.getLevelName(level)})
     _CURRENT = chosen
     return chosen
+
+
+def _set_threads(threads: int) -> None:
+    """What paddle's own (private) setter does on an MKL build, through the libraries' public C
+    API: MKL's thread count and OpenMP's for the parallel regions this thread starts."""
+    libs = os.path.dirname(_mkl_library() or "")
+    ctypes.CDLL(os.path.join(libs, "libmklml_intel.so")).MKL_Set_Num_Threads(ctypes.c_int(threads))
+    ctypes.CDLL(os.path.join(libs, "libiomp5.so")).omp_set_num_threads(ctypes.c_int(threads))
 
 
 def _mkl_code_path() -> Optional[int]:

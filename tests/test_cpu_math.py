@@ -68,6 +68,7 @@ def test_fast_path_only_where_the_default_is_slow_and_avx2_is_there():
     for reason, kw in cases.items():
         chosen = _plan(**kw)
         assert (chosen.fast_path, chosen.fast_path_reason) == (False, reason)
+    assert _plan(mkl=False).threads is None  # threads are set through MKL's and OpenMP's own API
     assert _plan({"HUBTRAIN_CPU_FAST_PATH": "0"}).fast_path is False
     users = _plan({"MKL_DEBUG_CPU_TYPE": "4"})
     assert (users.fast_path, users.fast_path_reason) == (False, "left to MKL_DEBUG_CPU_TYPE=4, as set")

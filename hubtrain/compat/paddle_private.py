@@ -14,7 +14,7 @@ import paddle
 from paddle.hapi import model as hapi_model
 
 __all__ = ["NAMES", "input_count", "input_specs", "input_shapes_known", "forget_input_shapes", "note_batch_inputs",
-           "load_into", "data_parallel_network", "lr_scheduler_of", "squared_l2_norm", "set_math_threads"]
+           "load_into", "data_parallel_network", "lr_scheduler_of", "squared_l2_norm"]
 
 # (where, name): every private name used below
 NAMES = (
@@ -25,7 +25,6 @@ NAMES = (
     ("paddle.hapi.model", "_update_input_info"),
     ("paddle.optimizer.Optimizer instance", "_learning_rate"),
     ("paddle", "_C_ops"),
-    ("paddle.base.core", "set_num_threads"),
 )
 
 
@@ -100,9 +99,3 @@ def squared_l2_norm() -> Any:
     tenth of the time of sum(g * g), which first writes out every square. None if it is gone."""
     return getattr(paddle._C_ops, "squared_l2_norm", None)
 
-
-def set_math_threads(threads: int) -> None:
-    """The threads dygraph's CPU math (MKL and OpenMP) runs on. Paddle has no public setter:
-    `import paddle` fixes OMP_NUM_THREADS at 1 when it is unset, and FLAGS_paddle_num_threads is
-    read only by the inference and static executors."""
-    paddle.base.core.set_num_threads(int(threads))
