@@ -1,11 +1,11 @@
 """CPU math set-up for the machine a run is on: how many math threads, and which MKL code path.
 
 Paddle leaves dygraph math on one thread (`import paddle` sets OMP_NUM_THREADS=1 when it is
-unset), and the MKL it ships sends processors other than Intel's down a generic code path, three
-to four times slower than its AVX2 one. MKL picks its path once, at its first call, from
-MKL_DEBUG_CPU_TYPE; the thread count can change at any time. So `set_up` runs before the first
-math a task, a hub.Model, a zoo Module or a Predictor does, and is a no-op after that unless asked
-for something else.
+unset), and the MKL it ships sends processors other than Intel's down a generic code path, about
+half as fast as its AVX2 one on a transformer step (benchmarks/cpu_setup.py). MKL picks its path
+once, at its first call, from MKL_DEBUG_CPU_TYPE; the thread count can change at any time. So
+`set_up` runs before the first math a task, a hub.Model, a Predictor or a command does, and is a
+no-op after that unless asked for something else.
 
 What the user chose wins: RunConfig's `cpu_threads`, `cpu_fast_path` and `cpu_setup`, then the
 variables HUBTRAIN_CPU_THREADS, HUBTRAIN_CPU_FAST_PATH and HUBTRAIN_CPU_SETUP (the command line's
@@ -16,6 +16,7 @@ when it applies a setting, so the command line can read its plan before paddle i
 from __future__ import annotations
 
 import ctypes
+import functools
 import importlib.util
 import logging
 import math
@@ -110,11 +111,12 @@ def local_processes(env: Mapping[str, str] = os.environ) -> int:
 
 def _flag(env: Mapping[str, str], name: str) -> Optional[bool]:
     value = env.get(name)
-    if value is None or value.strip() == "":
+    word = "" if value is None else value.strip().lower()
+    if not word:
         return None
-    if value.strip().lower() in ("1", "true", "yes", "on"):
+    if word in ("1", "true", "yes", "on"):
         return True
-    if value.strip().lower() in ("0", "false", "no", "off"):
+    if word in ("0", "false", "no", "off"):
         return False
     raise ValueError(f"{name}={value!r} is not accepted: set it to 1 or 0, or unset it.")
 
@@ -140,8 +142,9 @@ def _users_threads(env: Mapping[str, str], paddle_loaded: bool) -> Optional[tupl
     return None
 
 
+@functools.lru_cache(maxsize=None)
 def _mkl_library() -> Optional[str]:
-    """The MKL library paddle ships, if this paddle's math library is MKL."""
+    """The MKL library paddle ships, if this paddle's math library is MKL (looked for once)."""
     spec = importlib.util.find_spec("paddle")
     if spec is None or not spec.submodule_search_locations:
         return None
@@ -220,12 +223,12 @@ def set_up(threads: Optional[int] = None, fast_path: Optional[bool] = None,
     if chosen.threads is not None:
         _set_threads(chosen.threads)
     chosen.mkl_path = _mkl_code_path()
-    if chosen.fast_path and chosen.mkl_path is not None and chosen.mkl_path != MKL_AVX2:
+    missed = chosen.fast_path and chosen.mkl_path not in (None, MKL_AVX2)
+    if missed:
         chosen.fast_path_reason = (f"not in effect: MKL had chosen its path before hubtrain set it up (paddle math "
                                    f"ran first); set {MKL_PATH_VARIABLE}={MKL_AVX2} before starting Python, or build "
                                    f"the task before other paddle math")
     if _CURRENT is None or chosen.describe() != _CURRENT.describe():
-        missed = chosen.fast_path and chosen.mkl_path not in (None, MKL_AVX2)
         # a debug line: the run summary shows the choice, and a command's stdout may be its results
         level = logging.WARNING if missed else logging.DEBUG
         ensure_output()
@@ -237,9 +240,9 @@ def set_up(threads: Optional[int] = None, fast_path: Optional[bool] = None,
 def _set_threads(threads: int) -> None:
     """What paddle's own (private) setter does on an MKL build, through the libraries' public C
     API: MKL's thread count and OpenMP's for the parallel regions this thread starts."""
-    libs = os.path.dirname(_mkl_library() or "")
-    ctypes.CDLL(os.path.join(libs, "libmklml_intel.so")).MKL_Set_Num_Threads(ctypes.c_int(threads))
-    ctypes.CDLL(os.path.join(libs, "libiomp5.so")).omp_set_num_threads(ctypes.c_int(threads))
+    mkl = _mkl_library()  # plan() sets threads only when there is one
+    ctypes.CDLL(mkl).MKL_Set_Num_Threads(ctypes.c_int(threads))
+    ctypes.CDLL(os.path.join(os.path.dirname(mkl), "libiomp5.so")).omp_set_num_threads(ctypes.c_int(threads))
 
 
 def _mkl_code_path() -> Optional[int]:

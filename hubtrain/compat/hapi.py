@@ -365,7 +365,7 @@ class Model(paddle.Model):
         refresh = progress_refresh(callbacks)
         hooks = PaddleCallbacks(self, callbacks, self._hub_logs, self._hub_prepared, self._hub_merge, eval_steps,
                                 refresh_due=refresh, defers_metrics=refresh is not None,
-                                loss_every_batch=refresh is None)
+                                loss_every_batch=False)  # read only between refreshes, which nothing reads
         return self.make_loop([hooks], accumulate)
 
     def fit(self, train_data: Any = None, eval_data: Any = None, batch_size: Union[int, Sequence[int]] = 1,

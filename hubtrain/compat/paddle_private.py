@@ -98,4 +98,3 @@ def squared_l2_norm() -> Any:
     """The fused kernel paddle's own ClipGradByGlobalNorm uses (`_C_ops.squared_l2_norm`): a
     tenth of the time of sum(g * g), which first writes out every square. None if it is gone."""
     return getattr(paddle._C_ops, "squared_l2_norm", None)
-
