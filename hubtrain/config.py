@@ -70,6 +70,8 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "cpu_fast_path": (_optional(lambda v: isinstance(v, bool)),
                       "True, False, or None (MKL's AVX2 path on non-Intel processors with AVX2)"),
     "cpu_setup": (lambda v: isinstance(v, bool), "True, or False (leave paddle's CPU math settings alone)"),
+    "feature_cache": (lambda v: isinstance(v, bool),
+                      "True (a backbone frozen for the whole run computes each example's feature once) or False"),
     "group_by_length": (lambda v: isinstance(v, bool),
                         "True (training batches of similar length, from a text reader's split) or False"),
 }
@@ -105,6 +107,7 @@ class RunConfig:
     shuffle: bool = True
     drop_last: bool = False
     group_by_length: bool = False
+    feature_cache: bool = True
     use_vdl: bool = True
     early_stopping_patience: Optional[int] = None
     early_stopping_min_delta: float = 0.0

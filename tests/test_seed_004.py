@@ -55,12 +55,12 @@ def test_seed_004_sample_runs_as_written(tiny_bert_dir, dataset_dir, tmp_path):
         sp_model_path=module.get_spm_path(),
         word_dict_path=module.get_word_dict_path())
     strategy = hub.AdamWeightDecayStrategy(
-        learning_rate=5e-3,
+        learning_rate=1e-3,
         weight_decay=0.01,
         warmup_proportion=0.1,
         lr_scheduler="linear_decay",
     )
-    config = hub.RunConfig(use_cuda=False, num_epoch=3, batch_size=16, strategy=strategy,
+    config = hub.RunConfig(use_cuda=False, num_epoch=5, batch_size=16, strategy=strategy,
                            checkpoint_dir=str(tmp_path / "ckpt"))
     inputs, outputs, program = module.context(trainable=True, max_seq_len=32)
     pooled_output = outputs["pooled_output"]

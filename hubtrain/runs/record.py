@@ -39,6 +39,7 @@ class TaskRun:
         self.device = "cpu"
         self.optimization: Any = None         # what the strategy built: optimizer, schedule, callbacks
         self.guard: Any = None                # the NonFiniteGuard of the running fit
+        self.frozen: Any = None               # FrozenBackbone of the latest fit whose backbone was frozen
         self.steps_schedule = True            # the step moves the LR schedule (no paddle LRScheduler callback)
         self.scalars: Optional[ScalarWriter] = None
         self.history = StepHistory()          # every training step's run state, for the end event

@@ -108,6 +108,7 @@ def run_summary(task: "BaseTask") -> list[str]:
         f"lr schedule  {schedule}",
         *(f"             {note}" for note in (optimization.notes if optimization else [])),
         f"parameters   {_frozen(task)}",
+        *([f"backbone     {run.frozen.describe()}"] if run.frozen is not None else []),
         f"controls     {_controls(task)}",
         f"evaluation   {_evaluation(task)}",
         f"checkpoints  {where}",

@@ -30,6 +30,7 @@ from ..engine.sampler import ResumableBatchSampler
 from ..engine.signals import SignalStop
 from ..state import StepHistory, TrainState
 from .events import Dispatch, RunEvents
+from .frozen import FrozenBackbone, backbone_frozen
 
 if TYPE_CHECKING:
     from ..tasks.base import BaseTask
@@ -273,13 +274,14 @@ def train(task: "BaseTask", train_data: Any, plan: TrainPlan, callbacks: Any = N
                                manager=manager, sampler=getattr(loader, "batch_sampler", None),
                                accumulate=plan.accumulate, scaled=task.grad_scaler is not None)
     stop = SignalStop(plan.checkpoint_dir)
+    run.frozen = frozen = FrozenBackbone(task, plan, train_data) if backbone_frozen(task.network) else None
     events = RunEvents(task)
     strategy = run.optimization.callbacks if run.optimization is not None else []
     evaluation = [] if eval_data is None else \
         [_EvaluateAfterEpochs(task, eval_data, eval_freq, eval_batch_size or plan.batch_size)]
     hooks = _paddle_hooks(task, hapi, batch_size=plan.batch_size, epochs=plan.epochs, steps=state.steps_per_epoch)
     run.steps_schedule = not any(isinstance(c, paddle.callbacks.LRScheduler) for c in hapi)
-    everything = [stop, events, *([ProgressBar()] if plan.verbose else []), *strategy, *control_callbacks(cfg),
+    everything = [stop, *([frozen] if frozen else []), events, *([ProgressBar()] if plan.verbose else []), *strategy, *control_callbacks(cfg),
                   *engine, run.guard.callback(), EpochMetricState(task), *evaluation, Dispatch(task, events), *hooks]
     _check_controls(task, everything + hapi, plan, eval_data)
     run.live_weights, run.best_weights = True, None
@@ -290,6 +292,8 @@ def train(task: "BaseTask", train_data: Any, plan: TrainPlan, callbacks: Any = N
     run.loop = loop
     try:
         stop.install()
+        if frozen is not None:
+            frozen.attach()
         resumed = restore_latest(Resumable(task.network, task.optimizer, task.grad_scaler, state, loop.callbacks,
                                            type(task).__name__), manager) if manager is not None and resume else None
         if resumed:
@@ -309,6 +313,8 @@ def train(task: "BaseTask", train_data: Any, plan: TrainPlan, callbacks: Any = N
                 loop.fit(loader, plan.epochs)
     finally:
         stop.restore()
+        if frozen is not None:
+            frozen.detach()
         task.metric_feed.stop(flush=False)
         run.loop = None
         if manager is not None:

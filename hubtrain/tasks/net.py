@@ -9,6 +9,7 @@ import paddle
 import paddle.nn as nn
 
 from ..zoo.feature import FeatureRef, as_feature
+from .feature_cache import MASK_INPUTS
 
 __all__ = ["TaskNet", "GlobalPool", "feature_dim", "fc_head", "with_signature", "sequence_feature_dim",
            "as_sequence_feature"]
@@ -20,15 +21,25 @@ class TaskNet(nn.Layer):
     `extra_inputs` names inputs the head takes after the feature (e.g. a sequence length): the
     network is fed the backbone's inputs, then these. A backbone's optional inputs (those its
     forward gives a default) may be left out of a batch: the network is then fed the ones before
-    them, then the extra inputs."""
+    them, then the extra inputs.
+
+    While `backbone_frozen` is set (a training run whose backbone takes no gradient from start to
+    end), `train()` leaves the backbone in eval mode: a frozen backbone is a fixed feature
+    extractor, so dropout and batch statistics do not change its features from epoch to epoch.
+    `feature_cache`, when set, is called in place of the backbone (tasks/feature_cache.py)."""
 
     def __init__(self, feature: FeatureRef, head: nn.Layer, extra_inputs: Sequence[str] = ()) -> None:
         super().__init__()
         self.backbone = feature.backbone
         self.head = head
-        self._output = feature.output
+        self.feature_output = feature.output  # which output of the backbone the head reads
         self._extra = len(extra_inputs)
+        self.backbone_frozen = False
+        self.feature_cache: Any = None
         params = _named_inputs(feature.backbone)
+        names = [p.name for p in params or []]
+        # the input whose zeros mark padding, which the feature cache leaves out of its keys
+        self.mask_index = next((names.index(n) for n in MASK_INPUTS if n in names), None)
         # how many inputs a batch must carry at least: the backbone's required ones and the extras
         self.required_inputs = (len([p for p in params if p.default is p.empty]) if params else 1) + self._extra
         if params:
@@ -40,10 +51,25 @@ class TaskNet(nn.Layer):
             # *inputs: this instance's forward shows the backbone's named inputs instead.
             self.forward = with_signature(TaskNet.forward, self, params)
 
+    def train(self, mode: bool = True) -> "TaskNet":
+        super().train(mode)
+        if mode and self.backbone_frozen:
+            for layer in (self.backbone, *self.backbone.sublayers()):
+                layer.training = False  # the attribute only: Layer.eval() would also switch paddle's tracer
+        return self
+
+    def select(self, out: Any) -> paddle.Tensor:
+        """The feature the head reads, from what the backbone returned."""
+        return out if self.feature_output is None else out[self.feature_output]
+
     def forward(self, *inputs: paddle.Tensor) -> Any:
         split = len(inputs) - self._extra
-        out = self.backbone(*inputs[:split])
-        return self.head(out if self._output is None else out[self._output], *inputs[split:])
+        cache = self.feature_cache
+        if cache is not None and cache.enabled:
+            feature = cache(inputs[:split])
+        else:
+            feature = self.select(self.backbone(*inputs[:split]))
+        return self.head(feature, *inputs[split:])
 
 
 def with_signature(function: Any, instance: nn.Layer, params: list[inspect.Parameter]) -> Any:
