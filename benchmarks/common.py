@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import argparse
 
+import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 import warnings
@@ -307,6 +309,18 @@ def alternating(repeats: int, kinds: tuple, run: Callable[[Any, int], dict]) -> 
         for kind in (kinds if r % 2 == 0 else kinds[::-1]):
             runs[kind].append(run(kind, r))
     return runs
+
+
+def worker_result(script: str, setting: str, options: Sequence[str], workdir: str, r: int) -> dict:
+    """Run `script --worker <setting> <options> --result <file>` in a fresh process (in `workdir`)
+    and read back the JSON it wrote; a failed worker raises with the end of its stderr."""
+    result = os.path.join(workdir, f"{setting}-{r}.json")
+    command = [sys.executable, os.path.abspath(script), "--worker", setting, *options, "--result", result]
+    done = subprocess.run(command, cwd=workdir, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{setting} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    with open(result) as f:
+        return json.load(f)
 
 
 def quartiles(values: Sequence[float]) -> tuple[float, float]:

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -77,19 +75,13 @@ def main(argv: Optional[list] = None) -> int:
     if args.worker:
         work(args.worker == "cached", epochs, args.max_seq_len, max_steps, args.result)
         return 0
-    from common import alternating, progress
+    from common import alternating, progress, worker_result
 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="feature-cache-") as workdir:
         def one(setting: str, r: int) -> dict:
-            result = os.path.join(workdir, f"{setting}-{r}.json")
-            cmd = [sys.executable, os.path.abspath(__file__), "--worker", setting, "--epochs", str(args.epochs),
-                   "--max-seq-len", str(args.max_seq_len), "--result", result] + (["--quick"] if args.quick else [])
-            done = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True)
-            if done.returncode != 0:
-                raise RuntimeError(f"{setting} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
-            with open(result) as f:
-                res = json.load(f)
+            options = ["--epochs", str(args.epochs), "--max-seq-len", str(args.max_seq_len)]
+            res = worker_result(__file__, setting, options + (["--quick"] if args.quick else []), workdir, r)
             progress(f"  round {r + 1}/{args.rounds} {setting}: epochs {', '.join(f'{t:.1f}' for t in res['epochs'])} s, "
                      f"dev {res['dev']:.4f}, test {res['test']:.4f}")
             return res

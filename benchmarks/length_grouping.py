@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -77,19 +75,13 @@ def main(argv: Optional[list] = None) -> int:
     if args.worker:
         work(args.dataset, args.worker == "grouped", args.max_examples, max_steps, args.epochs, args.result)
         return 0
-    from common import alternating, progress
+    from common import alternating, progress, worker_result
 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="grouping-") as workdir:
         def one(setting: str, r: int) -> dict:
-            result = os.path.join(workdir, f"{setting}-{r}.json")
-            cmd = [sys.executable, os.path.abspath(__file__), "--worker", setting, "--dataset", args.dataset,
-                   "--max-examples", str(args.max_examples), "--epochs", str(args.epochs), "--result", result] + (["--quick"] if args.quick else [])
-            done = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True)
-            if done.returncode != 0:
-                raise RuntimeError(f"{setting} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
-            with open(result) as f:
-                res = json.load(f)
+            options = ["--dataset", args.dataset, "--max-examples", str(args.max_examples), "--epochs", str(args.epochs)]
+            res = worker_result(__file__, setting, options + (["--quick"] if args.quick else []), workdir, r)
             progress(f"  round {r + 1}/{args.rounds} {setting}: {res['seconds']:.0f} s, dev {res['dev']:.4f}, "
                      f"test {res['test']:.4f}")
             return res

@@ -128,22 +128,14 @@ def test_keys_leave_out_the_padding_a_mask_hides():
 
 
 def test_text_features_are_read_back_whatever_the_batch_padding(tiny_bert_dir, tmp_path):
-    from tiny_text import sentiment_dataset
+    from tiny_text import sentiment_rows, sentiment_task
 
-    module = hub.Module(directory=tiny_bert_dir)
-    _, outputs, _ = module.context(trainable=False, max_seq_len=32)
-    reader = hub.reader.ClassifyReader(dataset=sentiment_dataset(tmp_path, 64), vocab_path=module.get_vocab_path(),
-                                       max_seq_len=32)
     results = {}
     for cache in (False, True):
-        config = hub.RunConfig(num_epoch=3, batch_size=8, seed=1, use_vdl=False, feature_cache=cache,
-                               checkpoint_dir=str(tmp_path / f"ck{cache}"))
-        task = hub.TextClassifierTask(data_reader=reader, feature=outputs["pooled_output"], num_classes=2,
-                                      config=config)
+        task, _ = sentiment_task(tiny_bert_dir, tmp_path, 64, trainable=False, num_epoch=3, batch_size=8, seed=1,
+                                 feature_cache=cache, checkpoint_dir=str(tmp_path / f"ck{cache}"))
         task.finetune()
         results[cache] = task
-    from tiny_text import sentiment_rows
-
     cache = results[True].current_run.frozen.cache
     # each distinct review computed once, whatever the padding of the batch it came in
     assert cache.store.rows == len({text for text, _ in sentiment_rows(64)}) < 64

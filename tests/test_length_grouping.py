@@ -62,21 +62,14 @@ def test_without_shuffle_or_lengths_nothing_changes():
 
 
 def test_a_finetune_groups_a_text_readers_batches(tiny_bert_dir, tmp_path):
-    from tiny_text import sentiment_dataset
-
-    module = hub.Module(directory=tiny_bert_dir)
-    _, outputs, _ = module.context(trainable=True, max_seq_len=32)
-    reader = hub.reader.ClassifyReader(dataset=sentiment_dataset(tmp_path, 64), vocab_path=module.get_vocab_path(),
-                                       max_seq_len=32)
-    lengths = reader.get_dataset("train").lengths()
-    assert len(lengths) == 64 and lengths.min() < lengths.max() <= 32
+    from tiny_text import sentiment_task
 
     widths = {}
     for group in (False, True):
-        config = hub.RunConfig(num_epoch=1, batch_size=8, seed=1, group_by_length=group, use_vdl=False,
-                               checkpoint_dir=str(tmp_path / f"ck{group}"))
-        task = hub.TextClassifierTask(data_reader=reader, feature=outputs["pooled_output"], num_classes=2,
-                                      config=config)
+        task, reader = sentiment_task(tiny_bert_dir, tmp_path, 64, num_epoch=1, batch_size=8, seed=1,
+                                      group_by_length=group, checkpoint_dir=str(tmp_path / f"ck{group}"))
+        lengths = reader.get_dataset("train").lengths()
+        assert len(lengths) == 64 and lengths.min() < lengths.max() <= 32
         task.finetune()
         batches = list(task.current_run.env_of("train").loader.batch_sampler)  # the epoch the run trained
         assert sorted(i for b in batches for i in b) == list(range(64))

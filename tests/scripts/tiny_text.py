@@ -64,3 +64,17 @@ def sentiment_dataset(root, n):
     with open(os.path.join(root, "train.tsv"), "w", encoding="utf-8") as f:
         f.writelines(f"{text}\t{['neg', 'pos'][int(label)]}\n" for text, label in sentiment_rows(n))
     return hub.dataset.BaseNLPDataset(base_path=str(root), train_file="train.tsv", label_list=["neg", "pos"])
+
+
+def sentiment_task(module_dir, root, n, trainable=True, max_seq_len=32, **config):
+    """A TextClassifierTask on `n` sentiment rows (written under `root`), its feature the pooled
+    output of the module in `module_dir`; `config` goes to its RunConfig. Returns (task, reader)."""
+    import hubtrain as hub
+
+    module = hub.Module(directory=module_dir)
+    _, outputs, _ = module.context(trainable=trainable, max_seq_len=max_seq_len)
+    reader = hub.reader.ClassifyReader(dataset=sentiment_dataset(root, n), vocab_path=module.get_vocab_path(),
+                                       max_seq_len=max_seq_len)
+    task = hub.TextClassifierTask(data_reader=reader, feature=outputs["pooled_output"], num_classes=2,
+                                  config=hub.RunConfig(use_vdl=False, **config))
+    return task, reader
