@@ -174,14 +174,19 @@ class FeatureCache:
             return self.select(self.backbone(*inputs))
 
     def _keep(self, keys: list[bytes], feature: paddle.Tensor) -> bool:
-        shape = tuple(feature.shape[1:])
+        values = feature.numpy()
+        shape = tuple(values.shape[1:])
+        kind = (shape, values.dtype)
+        if self.store is not None and not (self.computed or self.read) and kind != (self.store.shape, self.store.dtype):
+            self.store.close()  # an earlier run's store of another shape or dtype: start afresh
+            self.store = None
         if self.store is None:
-            self.store = FeatureStore(self.directory, shape, str(feature.numpy().dtype))
-        elif shape != self.store.shape:
-            self.turn_off(f"the feature's shape changes with the batch ({list(self.store.shape)}, then "
-                          f"{list(shape)}): one feature per example cannot be kept")
+            self.store = FeatureStore(self.directory, shape, str(values.dtype))
+        elif shape != self.store.shape or values.dtype != self.store.dtype:
+            self.turn_off(f"the feature changes with the batch ({list(self.store.shape)} {self.store.dtype}, then "
+                          f"{list(shape)} {values.dtype}): one feature per example cannot be kept")
             return False
-        self.store.append(keys, feature.numpy())
+        self.store.append(keys, values)
         return True
 
     def __call__(self, inputs: Sequence[paddle.Tensor]) -> paddle.Tensor:
