@@ -17,6 +17,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -321,6 +322,21 @@ def worker_result(script: str, setting: str, options: Sequence[str], workdir: st
         raise RuntimeError(f"{setting} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
     with open(result) as f:
         return json.load(f)
+
+
+def run_settings(script: str, settings: tuple, options: Sequence[str], rounds: int,
+                 report: Callable[[dict], str]) -> tuple[dict, float]:
+    """Every setting's worker (`worker_result`) once a round, alternating; (results by setting,
+    seconds taken). `report` words one result for the progress line."""
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
+        def one(setting: str, r: int) -> dict:
+            res = worker_result(script, setting, options, workdir, r)
+            progress(f"  round {r + 1}/{rounds} {setting}: {report(res)}")
+            return res
+
+        runs = alternating(rounds, settings, one)
+    return runs, time.perf_counter() - started
 
 
 def quartiles(values: Sequence[float]) -> tuple[float, float]:

@@ -75,19 +75,12 @@ def main(argv: Optional[list] = None) -> int:
     if args.worker:
         work(args.worker == "cached", epochs, args.max_seq_len, max_steps, args.result)
         return 0
-    from common import alternating, progress, worker_result
+    from common import run_settings
 
-    started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="feature-cache-") as workdir:
-        def one(setting: str, r: int) -> dict:
-            options = ["--epochs", str(args.epochs), "--max-seq-len", str(args.max_seq_len)]
-            res = worker_result(__file__, setting, options + (["--quick"] if args.quick else []), workdir, r)
-            progress(f"  round {r + 1}/{args.rounds} {setting}: epochs {', '.join(f'{t:.1f}' for t in res['epochs'])} s, "
-                     f"dev {res['dev']:.4f}, test {res['test']:.4f}")
-            return res
-
-        runs = alternating(args.rounds, ("plain", "cached"), one)
-    total = time.perf_counter() - started
+    options = ["--epochs", str(args.epochs), "--max-seq-len", str(args.max_seq_len)] + (["--quick"] if args.quick else [])
+    runs, total = run_settings(__file__, ("plain", "cached"), options, args.rounds,
+                               lambda res: f"epochs {', '.join(f'{t:.1f}' for t in res['epochs'])} s, "
+                                           f"dev {res['dev']:.4f}, test {res['test']:.4f}")
     first = runs["plain"][0]
     later = {s: statistics.median(t for x in rs for t in x["epochs"][1:]) if epochs > 1 else None
              for s, rs in runs.items()}

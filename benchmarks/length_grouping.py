@@ -75,19 +75,12 @@ def main(argv: Optional[list] = None) -> int:
     if args.worker:
         work(args.dataset, args.worker == "grouped", args.max_examples, max_steps, args.epochs, args.result)
         return 0
-    from common import alternating, progress, worker_result
+    from common import run_settings
 
-    started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="grouping-") as workdir:
-        def one(setting: str, r: int) -> dict:
-            options = ["--dataset", args.dataset, "--max-examples", str(args.max_examples), "--epochs", str(args.epochs)]
-            res = worker_result(__file__, setting, options + (["--quick"] if args.quick else []), workdir, r)
-            progress(f"  round {r + 1}/{args.rounds} {setting}: {res['seconds']:.0f} s, dev {res['dev']:.4f}, "
-                     f"test {res['test']:.4f}")
-            return res
-
-        runs = alternating(args.rounds, ("plain", "grouped"), one)
-    total = time.perf_counter() - started
+    options = ["--dataset", args.dataset, "--max-examples", str(args.max_examples), "--epochs", str(args.epochs)]
+    runs, total = run_settings(__file__, ("plain", "grouped"), options + (["--quick"] if args.quick else []),
+                               args.rounds, lambda res: f"{res['seconds']:.0f} s, dev {res['dev']:.4f}, "
+                                                        f"test {res['test']:.4f}")
     plain = statistics.median(x["seconds"] for x in runs["plain"])
     first = runs["plain"][0]
     print(f"all-MiniLM-L6-v2 on {args.dataset} (max_seq_len {DATASETS[args.dataset]}, mean example length "
