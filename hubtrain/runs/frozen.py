@@ -81,10 +81,10 @@ class FrozenBackbone(Callback):
                                       self.network.mask_index)
 
     def _directory(self, plan: TrainPlan) -> str:
-        digest = weights_digest(self.network.backbone, repr(self.network.feature_output))
-        if plan.checkpoint_dir is None:
+        if plan.checkpoint_dir is None:  # nothing outlives the run: no weights to tell apart
             self.temporary = tempfile.mkdtemp(prefix="hubtrain-features-")
             return self.temporary
+        digest = weights_digest(self.network.backbone, repr(self.network.feature_output))
         return os.path.join(plan.checkpoint_dir, CACHE_DIR, digest, f"rank{distributed.rank()}")
 
     def attach(self) -> None:
