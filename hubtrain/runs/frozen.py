@@ -77,14 +77,14 @@ class FrozenBackbone(Callback):
             return
         self.note = _why_not_cached(task, train_data)
         if self.note is None:
-            self.cache = FeatureCache(self.network.backbone, self.network.select, self._directory(plan),
+            self.cache = FeatureCache(self.network.backbone, self.network.feature.select, self._directory(plan),
                                       self.network.mask_index)
 
     def _directory(self, plan: TrainPlan) -> str:
         if plan.checkpoint_dir is None:  # nothing outlives the run: no weights to tell apart
             self.temporary = tempfile.mkdtemp(prefix="hubtrain-features-")
             return self.temporary
-        digest = weights_digest(self.network.backbone, repr(self.network.feature_output))
+        digest = weights_digest(self.network.backbone, repr(self.network.feature.output))
         return os.path.join(plan.checkpoint_dir, CACHE_DIR, digest, f"rank{distributed.rank()}")
 
     def attach(self) -> None:

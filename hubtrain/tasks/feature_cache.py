@@ -173,8 +173,8 @@ class FeatureCache:
         with paddle.no_grad():
             return self.select(self.backbone(*inputs))
 
-    def _keep(self, keys: list[bytes], feature: paddle.Tensor) -> bool:
-        values = feature.numpy()
+    def _keep(self, keys: list[bytes], values: np.ndarray) -> bool:
+        """Store `values` (the backbone's features for `keys`); False when the cache turned off."""
         shape = tuple(values.shape[1:])
         kind = (shape, values.dtype)
         if self.store is not None and not (self.computed or self.read) and kind != (self.store.shape, self.store.dtype):
@@ -195,7 +195,7 @@ class FeatureCache:
         missing = [i for i, row in enumerate(rows) if row is None]
         if len(missing) == len(keys):  # the backbone's own call, on the whole batch
             feature = self._compute(inputs)
-            if self._keep(keys, feature):
+            if self._keep(keys, feature.numpy()):
                 self.computed += len(keys)
                 self.epoch_computed += len(keys)
             return feature
@@ -206,13 +206,13 @@ class FeatureCache:
         if not missing:
             return paddle.to_tensor(values)
         picked = paddle.to_tensor(np.asarray(missing, dtype=np.int64))
-        fresh = self._compute([paddle.gather(x, picked) for x in inputs])
+        fresh = self._compute([paddle.gather(x, picked) for x in inputs]).numpy()  # one host copy
         if not self._keep([keys[i] for i in missing], fresh):
             return self._compute(inputs)
         self.computed += len(missing)
         self.epoch_computed += len(missing)
         batch = np.empty((len(keys), *values.shape[1:]), dtype=values.dtype)
-        batch[found], batch[missing] = values, fresh.numpy()
+        batch[found], batch[missing] = values, fresh
         return paddle.to_tensor(batch)
 
     def close(self) -> None:

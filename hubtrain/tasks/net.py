@@ -32,7 +32,7 @@ class TaskNet(nn.Layer):
         super().__init__()
         self.backbone = feature.backbone
         self.head = head
-        self.feature_output = feature.output  # which output of the backbone the head reads
+        self.feature = feature  # which output of the backbone the head reads (`feature.select`)
         self._extra = len(extra_inputs)
         self.backbone_frozen = False
         self.feature_cache: Any = None
@@ -58,17 +58,13 @@ class TaskNet(nn.Layer):
                 layer.training = False  # the attribute only: Layer.eval() would also switch paddle's tracer
         return self
 
-    def select(self, out: Any) -> paddle.Tensor:
-        """The feature the head reads, from what the backbone returned."""
-        return out if self.feature_output is None else out[self.feature_output]
-
     def forward(self, *inputs: paddle.Tensor) -> Any:
         split = len(inputs) - self._extra
         cache = self.feature_cache
         if cache is not None and cache.enabled:
             feature = cache(inputs[:split])
         else:
-            feature = self.select(self.backbone(*inputs[:split]))
+            feature = self.feature.select(self.backbone(*inputs[:split]))
         return self.head(feature, *inputs[split:])
 
 
