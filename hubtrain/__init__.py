@@ -33,6 +33,9 @@ _EXPORTS = {
     "FeatureRef": ".zoo", "Module": ".zoo",
     "Predictor": ".export",
     "callbacks": "", "dataset": "", "pipeline": "", "reader": "", "zoo": "",
+    # PaddleHub 1.x's names for the same things
+    "BasicTask": ".tasks", "Task": ".tasks", "DefaultStrategy": ".strategy", "logger": ".log",
+    "common": "", "finetune": "",
 }
 
 __all__ = [
@@ -45,6 +48,7 @@ __all__ = [
     "FinetuneStrategy", "DefaultFinetuneStrategy", "AdamWeightDecayStrategy", "L2SPFinetuneStrategy",
     "ULMFiTStrategy", "Optimization", "EarlyStopping", "ExponentialMovingAverage", "callbacks",
     "HubMetric", "Accuracy", "FeatureRef", "Module", "zoo", "dataset", "reader", "Predictor", "pipeline",
+    "BasicTask", "Task", "DefaultStrategy", "logger", "common", "finetune",
 ]
 
 
@@ -52,7 +56,9 @@ def __getattr__(name: str) -> Any:
     """Import the module that defines a public name the first time it is asked for."""
     where = _EXPORTS.get(name)
     if where is None:
-        raise AttributeError(f"module 'hubtrain' has no attribute {name!r}")
+        from .unsupported import missing_name
+
+        raise missing_name(name, tuple(__all__))
     module = importlib.import_module(where or f".{name}", __name__)
     value = module if not where else getattr(module, name)
     globals()[name] = value

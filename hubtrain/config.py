@@ -5,7 +5,9 @@ import difflib
 from dataclasses import dataclass, fields
 from typing import Any, Callable, Optional
 
-__all__ = ["RunConfig"]
+from .log import ensure_output, logger
+
+__all__ = ["RunConfig", "STATIC_GRAPH_OPTIONS"]
 
 
 def _is_int(v: Any) -> bool:
@@ -41,7 +43,7 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "checkpoint_dir": (_optional(lambda v: isinstance(v, str) and v != ""),
                        "a directory path (resumed from its newest checkpoint), or None "
                        "(a new ckpt_<timestamp>_<pid>_<random> of the run's own)"),
-    "use_data_parallel": (lambda v: isinstance(v, bool), "True or False"),
+    "use_data_parallel": (lambda v: isinstance(v, bool), "True or False (it does nothing in dygraph)"),
     "seed": (_optional(lambda v: _is_int(v) and v >= 0),
              "a whole number >= 0, or None (nothing seeded; the batch order is drawn afresh and kept for resume)"),
     "max_steps": (_optional(_positive_int), "a whole number of steps >= 1, or None (run num_epoch epochs)"),
@@ -74,6 +76,16 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
                       "True (a backbone frozen for the whole run computes each example's feature once) or False"),
     "group_by_length": (lambda v: isinstance(v, bool),
                         "True (training batches of similar length, from a text reader's split) or False"),
+}
+
+
+# PaddleHub 1.x's static-graph options: accepted, so a 1.x script runs as written, with one warning
+# naming them, since dygraph has no use for them. name -> what takes its place
+STATIC_GRAPH_OPTIONS: dict[str, str] = {
+    "use_pyreader": "batches come from paddle.io.DataLoader; num_workers=N reads them in worker processes",
+    "enable_memory_optim": "dygraph frees each tensor as soon as nothing refers to it",
+    "use_data_parallel": "several processes come from `python -m paddle.distributed.launch`, which splits the "
+                         "data among them",
 }
 
 
@@ -120,17 +132,27 @@ class RunConfig:
 
     def __init__(self, **options: Any) -> None:
         names = [f.name for f in fields(self)]
+        static = {key: options.pop(key) for key in list(options) if key in STATIC_GRAPH_OPTIONS and key not in names}
         for key in options:
             if key not in names:
-                near = difflib.get_close_matches(key, names, n=1)
+                near = difflib.get_close_matches(key, names + list(STATIC_GRAPH_OPTIONS), n=1)
                 hint = f" Did you mean '{near[0]}'?" if near else ""
                 raise ValueError(
                     f"RunConfig got an unknown option '{key}'.{hint} "
-                    f"Accepted options: {', '.join(names)}."
+                    f"Accepted options: {', '.join(names)}; and, ignored with a warning, PaddleHub 1.x's "
+                    f"{', '.join(k for k in STATIC_GRAPH_OPTIONS if k not in names)}."
                 )
         for f in fields(self):
             setattr(self, f.name, options.get(f.name, f.default))
         self.validate()
+        for key, value in static.items():  # kept, so a script that reads them back finds them
+            setattr(self, key, value)
+        given = [key for key in STATIC_GRAPH_OPTIONS if key in static or key in options]
+        if given:
+            ensure_output()
+            logger.warning("RunConfig: PaddleHub 1.x's static-graph options do nothing in dygraph and are ignored: %s.",
+                           "; ".join(f"{k} ({STATIC_GRAPH_OPTIONS[k]})" for k in given),
+                           extra={"tag": "WARNING"})
 
     def validate(self) -> None:
         """Raise ValueError naming the first option whose value is not accepted."""

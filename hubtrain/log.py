@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 
-__all__ = ["logger", "LEVEL_VARIABLE", "LineHandler", "install_handler", "ensure_output"]
+__all__ = ["logger", "LEVEL_VARIABLE", "LineHandler", "LineFormatter", "install_handler", "ensure_output"]
 
 LEVEL_VARIABLE = "HUBTRAIN_LOG_LEVEL"  # INFO by default; WARNING keeps only warnings and errors
 
@@ -27,6 +27,19 @@ class LineHandler(logging.Handler):
             self.handleError(record)
 
 
+class LineFormatter(logging.Formatter):
+    """`[time] [   TAG] - message`. A record logged without a tag (a script's own
+    `hub.logger.info(...)`, as PaddleHub 1.x scripts write) is tagged with its level's name."""
+
+    def __init__(self) -> None:
+        super().__init__("[%(asctime)s] [%(tag)8s] - %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        if not hasattr(record, "tag"):
+            record.tag = record.levelname
+        return super().format(record)
+
+
 def install_handler(propagate: bool = True) -> logging.Handler:
     """Give the hubtrain logger its line handler (once) and the level HUBTRAIN_LOG_LEVEL names.
     `propagate=False` keeps the lines from also reaching the root logger's handlers (the command
@@ -41,7 +54,7 @@ def install_handler(propagate: bool = True) -> logging.Handler:
         if isinstance(handler, LineHandler):
             return handler
     handler = LineHandler()
-    handler.setFormatter(logging.Formatter("[%(asctime)s] [%(tag)8s] - %(message)s"))
+    handler.setFormatter(LineFormatter())
     logger.addHandler(handler)
     return handler
 

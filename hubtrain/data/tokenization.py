@@ -9,7 +9,7 @@ import numpy as np
 
 from ..engine.report import quiet_paddlenlp
 
-__all__ = ["load_tokenizer", "tokenize_capped", "truncate_pair", "pad_stack", "is_cjk"]
+__all__ = ["load_vocab", "load_tokenizer", "tokenize_capped", "truncate_pair", "pad_stack", "is_cjk"]
 
 
 def load_tokenizer(vocab_path: Optional[str] = None, do_lower_case: bool = True, tokenizer: Any = None,
@@ -47,6 +47,24 @@ def load_tokenizer(vocab_path: Optional[str] = None, do_lower_case: bool = True,
     from paddlenlp.transformers import BertTokenizer
 
     return BertTokenizer(vocab_path, do_lower_case=do_lower_case)
+
+
+def load_vocab(vocab_file: str) -> dict[str, int]:
+    """A vocab file as {token: id} in file order (PaddleHub 1.x's `load_vocab`): one token a line,
+    its id the line number, or `token<TAB>id` lines with their own ids."""
+    vocab: dict[str, int] = {}
+    with open(vocab_file, encoding="utf-8") as f:
+        for number, line in enumerate(f):
+            fields = line.rstrip("\r\n").split("\t")
+            if len(fields) > 2:
+                raise ValueError(f"{vocab_file}:{number + 1}: a vocab line holds a token, or a token, a tab and its "
+                                 f"id; this one has {len(fields)} tab-separated fields.")
+            token = fields[0].strip()
+            if len(fields) == 2 and not fields[1].strip().isdigit():
+                raise ValueError(f"{vocab_file}:{number + 1}: the id after the tab, {fields[1]!r}, is not a whole "
+                                 f"number.")
+            vocab[token] = int(fields[1]) if len(fields) == 2 else number
+    return vocab
 
 
 def is_cjk(char: str) -> bool:

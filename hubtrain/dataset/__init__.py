@@ -1,4 +1,8 @@
-"""`hub.dataset`: built-in datasets and the bases for one's own (PaddleHub's import paths,
-e.g. `from hubtrain.dataset.base_nlp_dataset import BaseNLPDataset`). Defined in hubtrain.data."""
+"""`hub.dataset`: built-in datasets and the bases for one's own, defined in hubtrain.data; also
+PaddleHub 1.x's paths `hubtrain.dataset.base_nlp_dataset` and `base_cv_dataset` (see
+compat/paddlehub_paths.py)."""
+from ..compat.paddlehub_paths import name_submodules
 from ..data.dataset_api import *  # noqa: F401,F403
 from ..data.dataset_api import __all__  # noqa: F401
+
+name_submodules(__name__)

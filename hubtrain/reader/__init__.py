@@ -1,3 +1,8 @@
-"""`hub.reader`: readers turning a dataset's examples into model inputs. Defined in hubtrain.data."""
+"""`hub.reader`: readers turning a dataset's examples into model inputs, defined in hubtrain.data;
+also PaddleHub 1.x's paths `hubtrain.reader.nlp_reader`, `cv_reader` and `tokenization` (see
+compat/paddlehub_paths.py)."""
+from ..compat.paddlehub_paths import name_submodules
 from ..data.reader_api import *  # noqa: F401,F403
 from ..data.reader_api import __all__  # noqa: F401
+
+name_submodules(__name__)

@@ -4,5 +4,7 @@ from .base import OPTIMIZERS, FinetuneStrategy, Optimization
 from .strategies import (AdamWeightDecayStrategy, DefaultFinetuneStrategy, L2SPFinetuneStrategy, PullTowards,
                          ULMFiTStrategy)
 
-__all__ = ["OPTIMIZERS", "Optimization", "FinetuneStrategy", "DefaultFinetuneStrategy", "AdamWeightDecayStrategy",
-           "L2SPFinetuneStrategy", "ULMFiTStrategy", "PullTowards"]
+DefaultStrategy = FinetuneStrategy  # PaddleHub 1.x's name: a fixed learning rate with the named optimizer
+
+__all__ = ["OPTIMIZERS", "Optimization", "FinetuneStrategy", "DefaultStrategy", "DefaultFinetuneStrategy",
+           "AdamWeightDecayStrategy", "L2SPFinetuneStrategy", "ULMFiTStrategy", "PullTowards"]

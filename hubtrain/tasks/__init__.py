@@ -7,7 +7,10 @@ from .reading import ReadingComprehensionTask
 from .regression import RegressionTask
 from .sequence import SequenceLabelTask
 
-__all__ = ["BaseTask", "ClassifierTask", "ImageClassifierTask", "TextClassifierTask",
+# PaddleHub 1.x's names for the base class (1.0-1.4 `BasicTask`; the docs' `hub.finetune.task.Task`)
+BasicTask = Task = BaseTask
+
+__all__ = ["BaseTask", "BasicTask", "Task", "ClassifierTask", "ImageClassifierTask", "TextClassifierTask",
            "create_img_cls_task", "create_text_cls_task",
            "MultiLabelClassifierTask", "SequenceLabelTask", "RegressionTask", "ReadingComprehensionTask",
            "create_seq_label_task"]

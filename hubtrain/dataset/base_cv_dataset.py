@@ -1,4 +1,0 @@
-"""PaddleHub's import path for BaseCVDataset."""
-from ..data.cv import BaseCVDataset
-
-__all__ = ["BaseCVDataset"]

@@ -1,4 +1,0 @@
-"""PaddleHub's import path for BaseNLPDataset."""
-from ..data.nlp import BaseNLPDataset
-
-__all__ = ["BaseNLPDataset"]
