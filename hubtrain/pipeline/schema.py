@@ -84,7 +84,8 @@ def task_classes() -> dict[str, type]:
 def strategy_classes() -> dict[str, type]:
     from .. import strategy
 
-    names = ("DefaultFinetuneStrategy", "AdamWeightDecayStrategy", "L2SPFinetuneStrategy", "ULMFiTStrategy")
+    names = ("DefaultFinetuneStrategy", "AdamWeightDecayStrategy", "L2SPFinetuneStrategy", "ULMFiTStrategy",
+             "CombinedStrategy")
     return _catalogue(strategy, names, strategy.FinetuneStrategy)
 
 

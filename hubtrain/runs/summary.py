@@ -54,7 +54,13 @@ def _controls(task: "BaseTask") -> str:
     parts = []
     if plan.accumulate > 1:
         parts.append(f"gradients accumulated over {plan.accumulate} batches")
-    parts.append(f"clip global norm {cfg.grad_clip_norm:g}" if cfg.grad_clip_norm else "no clipping")
+    optimization = task.current_run.optimization
+    clip = optimization.grad_clip if optimization is not None else None
+    if clip is not None:
+        parts.append(f"clip {'global norm' if isinstance(clip, paddle.nn.ClipGradByGlobalNorm) else 'norm'} "
+                     f"{float(clip.clip_norm):g}")
+    else:
+        parts.append("no clipping")
     if cfg.use_amp:
         parts.append(f"AMP {cfg.amp_level} {cfg.amp_dtype}" if task.current_run.device == "gpu" else "AMP off (no effect on CPU)")
     if cfg.early_stopping_patience is not None:

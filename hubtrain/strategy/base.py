@@ -48,6 +48,7 @@ class Optimization:
     callbacks: list = field(default_factory=list)   # e.g. ULMFiT's block plan
     factor: Factor = constant                          # the schedule as a pure function of the step
     notes: list[str] = field(default_factory=list)     # lines for the run summary
+    grad_clip: Optional[paddle.nn.ClipGradBase] = None  # the clipping the optimizer was built with
 
 
 def named_trainable(network: paddle.nn.Layer) -> dict[str, Any]:
@@ -112,15 +113,17 @@ class FinetuneStrategy:
         lr: Any = self.learning_rate if factor is constant else LambdaDecay(self.learning_rate, factor)
         callbacks, notes = self.extras(network, named, total_steps)
         optimizer = self.make_optimizer(lr, list(named.values()), named, grad_clip)
-        return Optimization(optimizer, lr if isinstance(lr, LRScheduler) else None, callbacks, factor, notes)
+        return Optimization(optimizer, lr if isinstance(lr, LRScheduler) else None, callbacks, factor, notes,
+                            grad_clip)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
         return f"{type(self).__name__}({args})"
 
 
-def plain_optimizer(name: str, lr: Any, params: list, grad_clip: Any) -> paddle.optimizer.Optimizer:
+def plain_optimizer(name: str, lr: Any, params: list, grad_clip: Any, **options: Any) -> paddle.optimizer.Optimizer:
     """The named optimizer with no weight decay of its own (AdamW and Lamb decay by default):
-    regularisation comes only from the parameters' regularisers."""
+    regularisation comes only from the parameters' regularisers. `options` are further keyword
+    arguments of the optimizer's constructor (beta1, momentum, ...)."""
     extra = {"weight_decay": 0.0} if name == "adamw" else {"lamb_weight_decay": 0.0} if name == "lamb" else {}
-    return OPTIMIZERS[name](learning_rate=lr, parameters=params, grad_clip=grad_clip, **extra)
+    return OPTIMIZERS[name](learning_rate=lr, parameters=params, grad_clip=grad_clip, **extra, **options)

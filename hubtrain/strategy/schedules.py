@@ -4,7 +4,7 @@ can read a whole curve without stepping an optimizer."""
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Callable, Optional
 
 __all__ = ["Factor", "constant", "linear_warmup_decay", "noam_warmup_decay", "slanted_triangular"]
 
@@ -15,12 +15,18 @@ def constant(step: int) -> float:
     return 1.0
 
 
-def linear_warmup_decay(total_steps: int, warmup_steps: int) -> Factor:
-    """Rises linearly to 1 over `warmup_steps`, then falls linearly to 0 at `total_steps`."""
+def linear_warmup_decay(total_steps: int, warmup_steps: int, decay_start: Optional[int] = None,
+                        end: float = 0.0) -> Factor:
+    """Rises linearly to 1 over `warmup_steps`, holds 1 until `decay_start` (the end of the
+    warm-up when not given; never before it), then falls linearly to `end` at `total_steps`."""
+    start = warmup_steps if decay_start is None else max(decay_start, warmup_steps)
+
     def factor(step: int) -> float:
         if step < warmup_steps:
             return (step + 1) / warmup_steps
-        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+        if step < start:
+            return 1.0
+        return end + (1 - end) * max(0.0, (total_steps - step) / max(1, total_steps - start))
     return factor
 
 

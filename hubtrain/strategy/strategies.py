@@ -13,12 +13,57 @@ from .blocks import layer_units, split_blocks
 from .schedules import Factor, linear_warmup_decay, noam_warmup_decay, slanted_triangular
 
 __all__ = ["DefaultFinetuneStrategy", "AdamWeightDecayStrategy", "L2SPFinetuneStrategy", "ULMFiTStrategy",
-           "PullTowards", "spared_from_decay"]
+           "PullTowards", "spared_from_decay", "decouples_weight_decay", "weight_decay_optimizer", "block_plan"]
+
+DECOUPLING = ("adam", "adamw", "lamb")  # optimizers whose weight decay is decoupled from the gradient
 
 
 def spared_from_decay(name: str, param: Any) -> bool:
     """Biases and normalisation weights (the one-dimensional parameters) take no weight decay."""
     return len(param.shape) <= 1 or name.endswith("bias")
+
+
+def decouples_weight_decay(optimizer_name: str) -> bool:
+    """Whether the named optimizer applies weight decay itself, apart from the gradient (the
+    others get it as L2 through each parameter's regulariser)."""
+    return optimizer_name in DECOUPLING
+
+
+def weight_decay_optimizer(optimizer_name: str, lr: Any, params: list, named: dict[str, Any], grad_clip: Any,
+                           weight_decay: float, **options: Any) -> paddle.optimizer.Optimizer:
+    """The named optimizer with decoupled weight decay on every parameter but biases and norms
+    (adam and adamw become paddle's AdamW, lamb decays itself); any other optimizer is built
+    plain, its decay set as L2 by the strategy's regularisers."""
+    spared = {p.name for n, p in named.items() if spared_from_decay(n, p)}
+    if optimizer_name in ("adam", "adamw"):
+        return paddle.optimizer.AdamW(learning_rate=lr, parameters=params, grad_clip=grad_clip,
+                                      weight_decay=weight_decay,
+                                      apply_decay_param_fun=lambda pname: pname not in spared, **options)
+    if optimizer_name == "lamb":
+        return paddle.optimizer.Lamb(learning_rate=lr, parameters=params, grad_clip=grad_clip,
+                                     lamb_weight_decay=weight_decay,
+                                     exclude_from_weight_decay_fn=lambda p: p.name in spared, **options)
+    return plain_optimizer(optimizer_name, lr, params, grad_clip, **options)
+
+
+def block_plan(named: dict[str, Any], rate_blocks: list[list], factor: float,
+               freeze_blocks: list[list]) -> tuple[list, list[str]]:
+    """Discriminative rates over `rate_blocks` (each block below the top at the rate of the one
+    above divided by `factor`) and gradual unfreezing over `freeze_blocks`, as one `BlockPlan`
+    callback, with its summary lines. A block is a list of units (`strategy.blocks.Unit`), bottom
+    block first; a block may be empty (it still counts as a step of rate and of unfreezing)."""
+    rates = [factor ** -(len(rate_blocks) - 1 - i) for i in range(len(rate_blocks))]
+    plan = BlockPlan(named, [_names(b) for b in rate_blocks], rates, [_names(b) for b in freeze_blocks])
+    plan.apply_rates()
+    notes = []
+    if rate_blocks:
+        parts = [f"x{r:.3g} {_span(b)}" for b, r in zip(reversed(rate_blocks), reversed(rates)) if b]
+        notes.append(f"discriminative lr, {len(rate_blocks)} block(s), top first: " + "; ".join(parts))
+    if freeze_blocks:
+        notes.append(f"gradual unfreezing, {len(freeze_blocks)} block(s), top first: "
+                     + "; ".join(f"{_span(b)} from epoch {k + 1}"
+                                 for k, b in enumerate(reversed(freeze_blocks)) if b))
+    return [plan], notes
 
 
 class DefaultFinetuneStrategy(FinetuneStrategy):
@@ -60,7 +105,7 @@ class AdamWeightDecayStrategy(FinetuneStrategy):
 
     @property
     def _decoupled(self) -> bool:
-        return self.optimizer_name in ("adam", "adamw", "lamb")
+        return decouples_weight_decay(self.optimizer_name)
 
     def schedule(self, total_steps: int) -> Factor:
         warmup = int(self.warmup_proportion * total_steps)
@@ -74,16 +119,7 @@ class AdamWeightDecayStrategy(FinetuneStrategy):
         return L2Decay(self.weight_decay)
 
     def make_optimizer(self, lr: Any, params: list, named: dict[str, Any], grad_clip: Any) -> paddle.optimizer.Optimizer:
-        spared = {p.name for n, p in named.items() if spared_from_decay(n, p)}
-        if self.optimizer_name in ("adam", "adamw"):
-            return paddle.optimizer.AdamW(learning_rate=lr, parameters=params, grad_clip=grad_clip,
-                                          weight_decay=self.weight_decay,
-                                          apply_decay_param_fun=lambda pname: pname not in spared)
-        if self.optimizer_name == "lamb":
-            return paddle.optimizer.Lamb(learning_rate=lr, parameters=params, grad_clip=grad_clip,
-                                         lamb_weight_decay=self.weight_decay,
-                                         exclude_from_weight_decay_fn=lambda p: p.name in spared)
-        return plain_optimizer(self.optimizer_name, lr, params, grad_clip)
+        return weight_decay_optimizer(self.optimizer_name, lr, params, named, grad_clip, self.weight_decay)
 
     def describe(self, total_steps: int) -> str:
         warmup = int(self.warmup_proportion * total_steps)
@@ -151,19 +187,7 @@ class ULMFiTStrategy(FinetuneStrategy):
 
     def extras(self, network: paddle.nn.Layer, named: dict[str, Any], total_steps: int) -> tuple[list, list[str]]:
         units = layer_units(network)
-        rate_blocks = split_blocks(units, self.dis_blocks)
-        rates = [self.factor ** -(len(rate_blocks) - 1 - i) for i in range(len(rate_blocks))]
-        freeze_blocks = split_blocks(units, self.frz_blocks)
-        plan = BlockPlan(named, [_names(b) for b in rate_blocks], rates, [_names(b) for b in freeze_blocks])
-        plan.apply_rates()
-        notes = []
-        if rate_blocks:
-            parts = [f"x{r:.3g} {_span(b)}" for b, r in zip(reversed(rate_blocks), reversed(rates))]
-            notes.append(f"discriminative lr, {len(rate_blocks)} block(s), top first: " + "; ".join(parts))
-        if freeze_blocks:
-            notes.append(f"gradual unfreezing, {len(freeze_blocks)} block(s), top first: "
-                         + "; ".join(f"{_span(b)} from epoch {k + 1}" for k, b in enumerate(reversed(freeze_blocks))))
-        return [plan], notes
+        return block_plan(named, split_blocks(units, self.dis_blocks), self.factor, split_blocks(units, self.frz_blocks))
 
     def describe(self, total_steps: int) -> str:
         stlr = (f"slanted triangular (cut {self.cut_fraction:g}, ratio {self.ratio:g})" if self.cut_fraction
