@@ -98,6 +98,10 @@ class BaseDataset:
     def label_map(self) -> dict:
         return label_map_of(self.get_labels())
 
+    def label_dict(self) -> dict:
+        """`{id: label}`, PaddleHub 1.x's `dataset.label_dict()` (the reverse of `reader.label_map`)."""
+        return dict(enumerate(self.get_labels()))
+
     def few_shot(self, per_label: int, seed: int = 0, phase: str = "train") -> "BaseDataset":
         """A copy whose `phase` split keeps `per_label` examples of each label, drawn with `seed`
         (order kept); the other splits are shared. For learning from few labelled examples."""

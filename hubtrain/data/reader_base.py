@@ -59,6 +59,29 @@ class BaseReader:
     def _after_encoding(self, dataset: EncodedDataset, phase: str) -> None:
         """Called once a split is built (e.g. to report truncations)."""
 
+    # ---------------------------------------------------------------- PaddleHub 1.x's reader attributes
+    @property
+    def label_map(self) -> dict:
+        """`{label: id}`: each label of the dataset's label list and its index, the id a label
+        becomes (PaddleHub 1.x's `reader.label_map`; {} without a dataset or a label list)."""
+        labels = self.dataset.get_labels() if self.dataset is not None else []
+        return {label: index for index, label in enumerate(labels or [])}
+
+    @property
+    def num_examples(self) -> dict:
+        """Examples per split read so far: {"train": n, "dev": n, "test": n}, -1 for a split not yet read."""
+        return {phase: len(self._datasets[phase]) if phase in self._datasets else -1
+                for phase in ("train", "dev", "test")}
+
+    def get_train_examples(self) -> list:
+        return self.dataset.get_train_examples() if self.dataset is not None else []
+
+    def get_dev_examples(self) -> list:
+        return self.dataset.get_dev_examples() if self.dataset is not None else []
+
+    def get_test_examples(self) -> list:
+        return self.dataset.get_test_examples() if self.dataset is not None else []
+
     # ---------------------------------------------------------------- what tasks use
     def get_dataset(self, phase: str) -> Optional[EncodedDataset]:
         phase = PHASES.get(phase, phase)

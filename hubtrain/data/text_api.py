@@ -6,12 +6,13 @@ from .nlp import BaseNLPDataset, MultiLabelDataset, RegressionDataset, SequenceL
 from .rc_reader import ReadingComprehensionReader
 from .squad import SquadDataset
 from .text_readers import ClassifyReader, MultiLabelClassifyReader, RegressionReader, SequenceLabelReader
+from .word_reader import LACClassifyReader
 
 DATASET_NAMES = ["BaseNLPDataset", "MultiLabelDataset", "RegressionDataset", "SequenceLabelDataset", "SquadDataset",
                  "BBCNews", "BBCNewsMultiLabel", "SnowNLPSentiment",
                  "ChnSentiCorp", "LCQMC", "NLPCC_DPQA", "NLPCC_DBQA", "MSRA_NER", "Toxic", "SQUAD", "GLUE", "XNLI",
                  "TNews", "INews", "DRCD", "CMRC2018", "BQ", "IFLYTEK", "THUCNEWS"]
 READER_NAMES = ["ClassifyReader", "SequenceLabelReader", "MultiLabelClassifyReader", "RegressionReader",
-                "ReadingComprehensionReader"]
+                "ReadingComprehensionReader", "LACClassifyReader"]
 
 __all__ = DATASET_NAMES + READER_NAMES

