@@ -84,7 +84,8 @@ def main():
     run_states = task.finetune_and_eval(callbacks=[speed])
 
     test = dataset.get_test_examples()[:8]
-    probabilities = task.predict(data=[[example.image] for example in test], return_result=True)
+    predicted = task.predict(data=[[example.image] for example in test])
+    probabilities = np.concatenate([rs.run_results[0] for rs in predicted])
     labels = dataset.get_labels()
     for example, p in zip(test, probabilities):
         print(f"  predicted {labels[int(np.argmax(p))]:>11} ({float(np.max(p)):.2f})   true {labels[example.label]}")

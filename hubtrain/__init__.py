@@ -32,9 +32,12 @@ _EXPORTS = {
     "create_seq_label_task": ".tasks",
     "FeatureRef": ".zoo", "Module": ".zoo",
     "Predictor": ".export",
+    "BertTokenizer": ".data.tokenizers", "ErnieTinyTokenizer": ".data.tokenizers",
+    "CustomTokenizer": ".data.tokenizers",
+    "report_final_result": ".runs.tuner",
     "callbacks": "", "dataset": "", "pipeline": "", "reader": "", "zoo": "",
     # PaddleHub 1.x's names for the same things
-    "BasicTask": ".tasks", "Task": ".tasks", "DefaultStrategy": ".strategy", "logger": ".log",
+    "BasicTask": ".tasks", "Task": ".tasks", "DefaultStrategy": ".strategy", "CombinedStrategy": ".strategy", "logger": ".log",
     "common": "", "finetune": "",
 }
 
@@ -48,7 +51,8 @@ __all__ = [
     "FinetuneStrategy", "DefaultFinetuneStrategy", "AdamWeightDecayStrategy", "L2SPFinetuneStrategy",
     "ULMFiTStrategy", "Optimization", "EarlyStopping", "ExponentialMovingAverage", "callbacks",
     "HubMetric", "Accuracy", "FeatureRef", "Module", "zoo", "dataset", "reader", "Predictor", "pipeline",
-    "BasicTask", "Task", "DefaultStrategy", "logger", "common", "finetune",
+    "BertTokenizer", "ErnieTinyTokenizer", "CustomTokenizer",
+    "BasicTask", "Task", "DefaultStrategy", "CombinedStrategy", "logger", "common", "finetune", "report_final_result",
 ]
 
 

@@ -32,7 +32,8 @@ def _one_of(*choices: Any) -> Callable[[Any], bool]:
 
 # name -> (check, what an accepted value looks like)
 _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "use_cuda": (_optional(lambda v: isinstance(v, bool)), "True, False or None (GPU if one is visible)"),
+    "use_cuda": (_optional(lambda v: isinstance(v, bool)),
+                 "True (a GPU; the CPU, with a warning, when paddle sees none), False or None (GPU if one is visible)"),
     "num_epoch": (_positive_int, "a whole number >= 1"),
     "batch_size": (_positive_int, "a whole number >= 1"),
     "strategy": (lambda v: v is None or hasattr(v, "build"), "a hubtrain strategy (e.g. hub.AdamWeightDecayStrategy()) or None"),
@@ -80,7 +81,7 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
 
 
 # PaddleHub 1.x's static-graph options: accepted, so a 1.x script runs as written, with one warning
-# naming them, since dygraph has no use for them. name -> what takes its place
+# naming those set to True, since dygraph has no use for them. name -> what takes its place
 STATIC_GRAPH_OPTIONS: dict[str, str] = {
     "use_pyreader": "batches come from paddle.io.DataLoader; num_workers=N reads them in worker processes",
     "enable_memory_optim": "dygraph frees each tensor as soon as nothing refers to it",
@@ -147,7 +148,8 @@ class RunConfig:
         self.validate()
         for key, value in static.items():  # kept, so a script that reads them back finds them
             setattr(self, key, value)
-        given = [key for key in STATIC_GRAPH_OPTIONS if key in static or key in options]
+        asked = {**options, **static}
+        given = [key for key in STATIC_GRAPH_OPTIONS if asked.get(key)]  # False asks for what dygraph does anyway
         if given:
             ensure_output()
             logger.warning("RunConfig: PaddleHub 1.x's static-graph options do nothing in dygraph and are ignored: %s.",
@@ -168,15 +170,20 @@ class RunConfig:
 
     @property
     def device(self) -> str:
-        """'gpu' when asked for (or, with use_cuda=None, when one is visible), else 'cpu'."""
+        """'gpu' when asked for (or, with use_cuda=None, when one is visible), else 'cpu'.
+        `use_cuda=True` where paddle sees no GPU runs on the CPU with one warning: PaddleHub 1.x
+        scripts hard-code it (the autofinetune trials), and a run that stops for it helps no one."""
         import paddle
 
         has_gpu = paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
         if self.use_cuda and not has_gpu:
-            raise ValueError(
-                "RunConfig option 'use_cuda' = True, but this paddle has no visible GPU: "
-                "install paddlepaddle-gpu on a machine with CUDA, or use use_cuda=None/False."
-            )
+            if not getattr(self, "_warned_no_gpu", False):
+                self._warned_no_gpu = True
+                ensure_output()
+                logger.warning("RunConfig(use_cuda=True), but this paddle sees no GPU: running on the CPU. Install "
+                               "paddlepaddle-gpu on a machine with CUDA to train on a GPU, or pass use_cuda=False "
+                               "(or None: a GPU when one is visible) to say so.", extra={"tag": "WARNING"})
+            return "cpu"
         return "gpu" if (self.use_cuda is None and has_gpu) or self.use_cuda else "cpu"
 
     def cpu_request(self) -> dict[str, Any]:

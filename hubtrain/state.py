@@ -5,11 +5,11 @@ import time
 from array import array
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 import numpy as np
 
-__all__ = ["RunState", "RunEnv", "TrainState", "TrainControl", "StepHistory"]
+__all__ = ["RunState", "RunEnv", "ScalarRecorder", "TrainState", "TrainControl", "StepHistory"]
 
 
 def _to_numpy(value: Any) -> np.ndarray:
@@ -125,9 +125,29 @@ class StepHistory(Sequence):
         return f"StepHistory({len(self)} steps)"
 
 
+class ScalarRecorder:
+    """PaddleHub 1.x's `env.<name>_scalar`: `add_record(step, value)` writes the scalar `tag`
+    through the run's scalar writer, asked for at each record (so the writer of the run under way,
+    a silent one when VisualDL is off or there is no checkpoint_dir)."""
+
+    def __init__(self, tag: str, writer: Optional[Callable[[], Any]] = None) -> None:
+        self.tag = tag
+        self._writer = writer
+
+    def add_record(self, step: int, value: Any) -> None:
+        if self._writer is not None:
+            self._writer().add(self.tag, float(np.asarray(value).reshape(-1)[0]), int(step))
+
+    def __repr__(self) -> str:
+        return f"ScalarRecorder({self.tag!r})"
+
+
 @dataclass
 class RunEnv:
-    """The state of one phase ('train', 'dev', 'test', 'predict', ...)."""
+    """The state of one phase ('train', 'dev', 'test', 'predict', ...).
+
+    `env.<name>_scalar` for any name is a ScalarRecorder of the tag `<phase>/<name>` (PaddleHub
+    1.x's run events recorded VisualDL scalars that way); an attribute set under that name wins."""
 
     phase: str
     current_step: int = 0
@@ -137,6 +157,15 @@ class RunEnv:
     is_built: bool = False
     run_states: list = field(default_factory=list)
     result: Optional[dict] = None
+    # what `_calculate_metrics` reports beyond `result`, kept at the end of an evaluation
+    # (per-label AUCs, the number of questions), before the metrics are reset
+    details: dict = field(default_factory=dict)
+    scalar_writer: Optional[Callable[[], Any]] = field(default=None, repr=False, compare=False)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.endswith("_scalar") and not name.startswith("_") and len(name) > len("_scalar"):
+            return ScalarRecorder(f"{self.phase}/{name[:-len('_scalar')]}", self.scalar_writer)
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 
-__all__ = ["INSTEAD", "missing_name"]
+__all__ = ["INSTEAD", "DATA_INSTEAD", "missing_name"]
 
 _MODULE_WRITING = ("writing a PaddleHub module is not part of hubtrain: a module is a directory "
                    "(hub.Module(directory=...), module.save(dir), hub.zoo.register(name, directory=...))")
@@ -46,11 +46,27 @@ INSTEAD: dict[str, tuple[str, str]] = {
 }
 
 
-def missing_name(name: str, public: tuple[str, ...] = ()) -> AttributeError:
-    """The error for `hub.<name>`: the 1.x advice when it is a PaddleHub 1.x name, else the nearest public names."""
-    if name in INSTEAD:
-        was, instead = INSTEAD[name]
-        return AttributeError(f"hubtrain has no hub.{name} (in PaddleHub 1.x, {was}): {instead}.")
+# the same for `hub.dataset.<name>` and `hub.reader.<name>`
+DATA_INSTEAD: dict[str, tuple[str, str]] = {
+    "Couplet": ("a couplet dataset for text generation", "text generation is not built in hubtrain"),
+    "DuEL": ("a pairwise text-matching dataset",
+             "pairwise ranking is not built in hubtrain; a BaseNLPDataset of text_a/text_b pairs with 0/1 labels "
+             "trains hub.TextClassifierTask"),
+    "Coco10": ("an object-detection dataset", "object detection is not built in hubtrain"),
+    "ObjectDetectionDataset": ("the object-detection dataset base", "object detection is not built in hubtrain"),
+    "HubDataset": ("PaddleHub 1.2-1.4's dataset base", "subclass hub.dataset.BaseNLPDataset or BaseCVDataset"),
+    "ObjectDetectionReader": ("the object-detection reader", "object detection is not built in hubtrain"),
+}
+
+
+def missing_name(name: str, public: tuple[str, ...] = (), namespace: str = "hub") -> AttributeError:
+    """The error for `<namespace>.<name>`: the 1.x advice when it is a PaddleHub 1.x name, else the
+    nearest public names."""
+    table = INSTEAD if namespace == "hub" else DATA_INSTEAD
+    if name in table:
+        was, instead = table[name]
+        return AttributeError(f"hubtrain has no {namespace}.{name} (in PaddleHub 1.x, {was}): {instead}.")
     near = difflib.get_close_matches(name, public, n=3)
-    hint = f" Did you mean {', '.join('hub.' + n for n in near)}?" if near else ""
-    return AttributeError(f"module 'hubtrain' has no attribute {name!r}.{hint}")
+    hint = f" Did you mean {', '.join(namespace + '.' + n for n in near)}?" if near else ""
+    module = "hubtrain" if namespace == "hub" else "hubtrain." + namespace.split(".")[-1]
+    return AttributeError(f"module {module!r} has no attribute {name!r}.{hint}")

@@ -23,7 +23,7 @@ def test_config_defaults_match_paddlehub():
     (dict(batch_size=0), ["'batch_size' = 0", "whole number >= 1"]),
     (dict(batch_size=2.5), ["'batch_size' = 2.5"]),
     (dict(log_interval=-1), ["'log_interval' = -1"]),
-    (dict(use_cuda="yes"), ["'use_cuda' = 'yes'", "True, False or None"]),
+    (dict(use_cuda="yes"), ["'use_cuda' = 'yes'", "True (a GPU", "False or None"]),
     (dict(amp_level="O3"), ["'amp_level' = 'O3'", "'O1' or 'O2'"]),
     (dict(strategy="adam"), ["'strategy' = 'adam'", "hubtrain strategy"]),
     (dict(seed=-3), ["'seed' = -3"]),
@@ -35,9 +35,11 @@ def test_config_rejects_bad_options_naming_them(options, words):
         assert w in str(e.value)
 
 
-def test_config_use_cuda_true_without_gpu_is_a_clear_error():
-    with pytest.raises(ValueError, match="no visible GPU"):
-        hub.RunConfig(use_cuda=True).device
+def test_config_use_cuda_true_without_gpu_runs_on_the_cpu_with_one_warning(hub_warnings):
+    config = hub.RunConfig(use_cuda=True)
+    assert config.device == "cpu" and config.device == "cpu"
+    warnings = [r.getMessage() for r in hub_warnings.records]
+    assert len(warnings) == 1 and "sees no GPU: running on the CPU" in warnings[0] and "use_cuda=False" in warnings[0]
 
 
 # ---------------------------------------------------------------- strategies

@@ -343,8 +343,9 @@ def test_digits_train_through_the_reader_and_a_task(tmp_path):
     task = hub.ImageClassifierTask(feature=backbone, num_classes=ds.num_labels, data_reader=reader, config=config)
     task.finetune_and_eval()
     assert task.last_result("test")["acc"] > 0.7
-    probs = task.predict(data=[ds.images["test"][0]], return_result=True)
-    assert np.asarray(probs[0]).shape == (10,)
+    probs = task.predict(data=[ds.images["test"][0]])[0].run_results[0]
+    assert probs.shape == (1, 10)
+    assert task.predict(data=[ds.images["test"][0]], return_result=True) == [ds.get_labels()[int(probs.argmax())]]
 
 
 def test_mnist_pickle_splits():

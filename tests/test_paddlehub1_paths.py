@@ -72,17 +72,18 @@ def test_an_unknown_name_suggests_the_nearest_public_ones():
 
 
 def test_static_graph_options_are_kept_with_one_warning(hub_warnings):
-    config = hub.RunConfig(use_pyreader=True, enable_memory_optim=True, use_data_parallel=False, num_epoch=2)
+    config = hub.RunConfig(use_pyreader=True, enable_memory_optim=True, use_data_parallel=True, num_epoch=2)
     warnings = [r for r in hub_warnings.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
     text = warnings[0].getMessage()
     assert all(name in text for name in ("use_pyreader", "enable_memory_optim", "use_data_parallel", "dygraph"))
     assert (config.use_pyreader, config.enable_memory_optim, config.use_data_parallel, config.num_epoch) == \
-        (True, True, False, 2)
+        (True, True, True, 2)
     assert "use_pyreader" not in config.to_dict()
     hub_warnings.clear()
-    hub.RunConfig(num_epoch=2)
-    assert not hub_warnings.records
+    # False asks for what dygraph does anyway: no warning (1.x's predict demos pass use_data_parallel=False)
+    config = hub.RunConfig(num_epoch=2, use_pyreader=False, use_data_parallel=False)
+    assert not hub_warnings.records and config.use_pyreader is False
 
 
 def test_a_misspelt_static_option_is_still_an_error_that_names_it():
@@ -116,3 +117,19 @@ def test_a_scripts_own_log_lines_through_the_1x_logger_are_tagged_with_their_lev
     lines = [line for line in run.stdout.splitlines() if line.startswith("[")]
     assert lines[-2].endswith("[    INFO] - loaded the model from ckpt")
     assert lines[-1].endswith("[   ERROR] - no such file")
+
+
+@pytest.mark.parametrize("namespace, name, advice", [("dataset", "Coco10", "object detection"),
+                                                     ("dataset", "DuEL", "pairwise ranking"),
+                                                     ("dataset", "HubDataset", "BaseNLPDataset"),
+                                                     ("reader", "ObjectDetectionReader", "object detection")])
+def test_1x_dataset_and_reader_names_not_provided_say_why(namespace, name, advice):
+    with pytest.raises(AttributeError, match=advice) as raised:
+        getattr(getattr(hub, namespace), name)
+    assert f"hub.{namespace}.{name}" in str(raised.value)
+
+
+def test_a_misspelt_dataset_name_suggests_the_nearest():
+    with pytest.raises(AttributeError, match=r"Did you mean hub.dataset.ChnSentiCorp"):
+        hub.dataset.ChnSentiCorpp
+    assert hub.dataset.DogCat is hub.dataset.DogCatDataset

@@ -82,7 +82,7 @@ def test_seed_004_sample_runs_as_written(tiny_bert_dir, dataset_dir, tmp_path):
     assert os.path.isdir(tmp_path / "ckpt" / "best_model")
     assert cls_task.last_result("test")["acc"] >= 0.9  # the words decide the label: learnable
 
-    data = [["the movie was great good"], ["the film was awful bad"], ["the film was fine"]]
+    data = [["the movie was great good"], ["the film was awful bad"], ["the film was fine good"]]
     index = 0
     run_states = cls_task.predict(data=data)
     results = [run_state.run_results for run_state in run_states]

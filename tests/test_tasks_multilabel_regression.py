@@ -36,9 +36,9 @@ def test_multilabel_task_learns_bbc_topics_and_uk(tmp_path):
     # constant scores (e.g. each label's training frequency) have AUC 0.5 and predict no label
     assert result["auc"] > 0.85 and result["micro_f1"] > 0.6 and result["macro_f1"] > 0.5
 
-    probs = np.asarray(task.predict(data=[["Chancellor Gordon Brown said the UK economy grew fast"],
-                                          ["The film won three Oscars at the Hollywood ceremony"]],
-                                    return_result=True))
+    probs = np.concatenate([rs.run_results[0] for rs in
+                            task.predict(data=[["Chancellor Gordon Brown said the UK economy grew fast"],
+                                               ["The film won three Oscars at the Hollywood ceremony"]])])
     assert probs.shape == (2, dataset.num_labels) and ((probs >= 0) & (probs <= 1)).all()
     labels = dataset.get_labels()
     assert probs[1].argmax() == labels.index("entertainment")

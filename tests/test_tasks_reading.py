@@ -101,12 +101,12 @@ def test_reading_comprehension_task_learns_to_answer(tmp_path, squad_dir):
 
     # predict merges each question's windows into its answer; evaluation's scores agree with it
     questions = [[ex.text_a, ex.text_b] for ex in examples]
-    predicted = task.predict(data=questions, return_result=True)
+    predicted = list(task.predict(data=questions, return_result=True).values())  # {question id: answer}
     assert len(predicted) == len(examples)
     assert squad_em_f1(predicted, answers)[0] == pytest.approx(result["em"])
     assert task.predict(data=[{"question": "where does bob live ?",
                                "context": "the market opened early . bob lives in oslo ."}],
-                        return_result=True) == ["oslo"]
+                        return_result=True) == {0: "oslo"}
 
 
 # ---------------------------------------------------------------- bad input

@@ -27,7 +27,8 @@ def test_evaluation_and_prediction_run_converted_and_match_dygraph(tmp_path, dig
     np.testing.assert_allclose(results[0]["loss"], results[1]["loss"], rtol=1e-6)
     probs = [np.concatenate(t.predict(dev, batch_size=16)[0]) for t in (plain, static)]
     np.testing.assert_allclose(probs[0], probs[1], rtol=1e-5, atol=1e-7)
-    rows = [np.stack(t.predict(data=[[x] for x in digits[1].x[:5]], return_result=True)) for t in (plain, static)]
+    rows = [np.concatenate([rs.run_results[0] for rs in t.predict(data=[[x] for x in digits[1].x[:5]])])
+            for t in (plain, static)]
     np.testing.assert_allclose(rows[1], rows[0], rtol=1e-5, atol=1e-7)
 
 
@@ -56,8 +57,8 @@ def test_text_task_converted_with_its_module_specs_trains_like_dygraph(tmp_path)
         task = hub.TextClassifierTask(data_reader=reader, feature=outputs["pooled_output"], num_classes=2,
                                       dropout=0.0, config=config)
         task.finetune()
-        probs = task.predict(data=[["the film was good"], ["the movie was awful and bad"]], return_result=True)
-        ends.append(({k: v.numpy() for k, v in task.network.state_dict().items()}, np.stack(probs)))
+        probs = [rs.run_results[0] for rs in task.predict(data=[["the film was good"], ["the movie was awful and bad"]])]
+        ends.append(({k: v.numpy() for k, v in task.network.state_dict().items()}, np.concatenate(probs)))
     for name, value in ends[0][0].items():
         np.testing.assert_allclose(ends[1][0][name], value, rtol=1e-4, atol=1e-5, err_msg=name)
     np.testing.assert_allclose(ends[1][1], ends[0][1], rtol=1e-4, atol=1e-5)

@@ -3,7 +3,7 @@ imports from it (`from paddlehub.finetune.strategy import AdamWeightDecayStrateg
 `from hubtrain.finetune.strategy import ...` and finds `hubtrain.strategy`).
 
 The packages these paths live in (`hubtrain.finetune`, `hubtrain.common`, `hubtrain.dataset`,
-`hubtrain.reader`) call `name_submodules(__name__)` when they are imported, which registers each
+`hubtrain.reader`, `hubtrain.tokenizer`) call `name_submodules(__name__)` when they are imported, which registers each
 path in `sys.modules` as the standard library's `os` registers `os.path`. Nothing is copied: a
 path and its module are the same object.
 """
@@ -25,6 +25,8 @@ PATHS: dict[str, str] = {
     "hubtrain.reader.nlp_reader": "hubtrain.data.text_api",
     "hubtrain.reader.cv_reader": "hubtrain.data.cv_api",
     "hubtrain.reader.tokenization": "hubtrain.data.tokenization",
+    "hubtrain.tokenizer.bert_tokenizer": "hubtrain.data.tokenizers",
+    "hubtrain.tokenizer.tokenizer": "hubtrain.data.tokenizers",
 }
 
 

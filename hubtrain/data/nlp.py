@@ -9,18 +9,19 @@ from typing import Any, Optional, Sequence
 
 from .base import BaseDataset
 from .example import InputExample, LabelError, label_index
+from .records import TokenizedRecords, sequence_label_records
 from .table import (Layout, Row, TableError, infer_layout, iter_rows, looks_like_header, read_text, resolve_columns,
                     row_problem)
 
 __all__ = ["BaseNLPDataset", "RegressionDataset", "MultiLabelDataset", "SequenceLabelDataset",
-           "read_char_tag_file", "TableError", "TOKEN_SEPARATOR"]
+           "TextClassificationDataset", "SeqLabelingDataset", "read_char_tag_file", "TableError", "TOKEN_SEPARATOR"]
 
 # PaddleHub's separator between the tokens (and between the tags) of a sequence-labelling row.
 TOKEN_SEPARATOR = "\x02"
 _FIELDS = ("text_a", "text_b", "label")
 
 
-class BaseNLPDataset(BaseDataset):
+class BaseNLPDataset(TokenizedRecords, BaseDataset):
     """A text classification dataset from TSV files, as PaddleHub's: subclass it and call
     `super().__init__(base_path=..., train_file="train.tsv", ..., label_list=["0", "1"])`.
 
@@ -36,7 +37,11 @@ class BaseNLPDataset(BaseDataset):
 
     Subclasses may set `columns` (field -> header name or column index, e.g.
     `{"text_a": 1, "label": 0}`), `predict_columns`, `delimiter` or `encoding` before calling
-    `super().__init__`."""
+    `super().__init__`.
+
+    With `tokenizer=` (PaddleHub 1.8: `hub.BertTokenizer(...)`) each split is also encoded, when
+    first asked, into records of `max_seq_len` tokens at most (`get_train_records()`, ...;
+    data/records.py), and a task given `dataset=` trains on them."""
 
     columns: Optional[dict] = None
     predict_columns: Optional[dict] = None
@@ -49,7 +54,8 @@ class BaseNLPDataset(BaseDataset):
                  predict_file: Optional[str] = None, train_file_with_header: bool = False,
                  dev_file_with_header: bool = False, test_file_with_header: bool = False,
                  predict_file_with_header: bool = False, label_list: Optional[Sequence[Any]] = None,
-                 label_file: Optional[str] = None) -> None:
+                 label_file: Optional[str] = None, tokenizer: Any = None, max_seq_len: Optional[int] = 128) -> None:
+        self._use_tokenizer(tokenizer, max_seq_len)
         if not self.has_label_list and (label_list is not None or label_file is not None):
             raise ValueError(f"{type(self).__name__}: a regression dataset has no label list; drop label_list / "
                              f"label_file (labels are numbers).")
@@ -287,6 +293,9 @@ class SequenceLabelDataset(BaseNLPDataset):
     def _text(self, cell: str) -> Any:
         return _split_tokens(cell, self.separator)
 
+    def _convert_examples_to_records(self, examples: Sequence[Any], phase: str) -> list[dict]:
+        return sequence_label_records(self, examples, phase)
+
     def _example(self, row: Row, layout: Layout, path: str, labelled: bool, index: int) -> InputExample:
         example = super()._example(row, layout, path, labelled, index)
         if labelled and len(example.label) != len(example.text_a):
@@ -373,3 +382,8 @@ def read_char_tag_file(path: str, label_list: Optional[Sequence[str]] = None,
         raise TableError(f"{path}: the file has no sentences; write one 'token tag' per line, a blank line "
                          f"between sentences.")
     return examples
+
+
+# PaddleHub 1.8's names for the bases of one's own datasets (paddlehub.dataset.base_nlp_dataset)
+TextClassificationDataset = BaseNLPDataset
+SeqLabelingDataset = SequenceLabelDataset

@@ -14,10 +14,12 @@ __all__ = ["load_vocab", "load_tokenizer", "tokenize_capped", "truncate_pair", "
 
 def load_tokenizer(vocab_path: Optional[str] = None, do_lower_case: bool = True, tokenizer: Any = None,
                    sp_model_path: Optional[str] = None, word_dict_path: Optional[str] = None,
-                   owner: str = "reader") -> Any:
+                   owner: str = "reader", sp_kind: str = "segmenting") -> Any:
     """`tokenizer` itself when given; else the tokenizer saved with the vocab: its folder's
     tokenizer_config.json through paddlenlp's AutoTokenizer (which also finds sentencepiece
-    files there), or a plain BertTokenizer over vocab.txt."""
+    files there); else, given ERNIE Tiny's `sp_model_path` and `word_dict_path`, PaddleHub 1.x's
+    tokenizer over them (sp_tokenizers.py; `sp_kind` "vocab_pieces" for sequence labelling); else
+    a plain BertTokenizer over vocab.txt."""
     if tokenizer is not None:
         return tokenizer
     if vocab_path is None:
@@ -42,8 +44,9 @@ def load_tokenizer(vocab_path: Optional[str] = None, do_lower_case: bool = True,
         raise FileNotFoundError(f"{owner}: {vocab_path} is a folder without tokenizer_config.json; pass the path of "
                                 f"its vocab.txt.")
     if sp_model_path or word_dict_path:
-        raise ValueError(f"{owner}: sp_model_path / word_dict_path need the tokenizer saved with them: put "
-                         f"tokenizer_config.json beside {vocab_path}, or pass tokenizer=module.tokenizer.")
+        from .sp_tokenizers import sentencepiece_tokenizer
+
+        return sentencepiece_tokenizer(vocab_path, sp_model_path, word_dict_path, do_lower_case, sp_kind, owner)
     from paddlenlp.transformers import BertTokenizer
 
     return BertTokenizer(vocab_path, do_lower_case=do_lower_case)

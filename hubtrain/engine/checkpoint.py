@@ -27,7 +27,7 @@ import paddle
 from ..serialization.paddle_pickle import UnsafeFileError, load_legacy_pickle, load_paddle_file
 from ..serialization.records import Packed, RecordError, pack_record, pack_weights, read_record, read_weights
 
-__all__ = ["CheckpointError", "CheckpointFormatError", "CheckpointManager", "network_signature", "capture_rng",
+__all__ = ["CheckpointError", "CheckpointFormatError", "CheckpointManager", "checkpoint_in", "network_signature", "capture_rng",
            "restore_rng", "WEIGHTS", "OPTIMIZER", "SCALER", "CALLBACKS", "RNG", "TRAINER_STATE", "STEP_NEEDS",
            "BEST_NEEDS"]
 
@@ -403,6 +403,11 @@ class CheckpointManager:
         wanted = names if names is not None else sorted(listed)
         return manifest, {n: _read(path, n, fmt) for n in wanted if n in listed}
 
+    def weights_dir(self) -> tuple[Optional[str], list[str]]:
+        """The checkpoint a run's weights are read from: its best model, else its newest whole step
+        checkpoint (with a message for each newer one passed over)."""
+        return (self.best_dir, []) if self.best_dir is not None else self.latest()
+
     def latest(self) -> tuple[Optional[str], list[str]]:
         """The newest checkpoint that verifies, and a message for each newer one passed over."""
         problems = []
@@ -415,3 +420,12 @@ class CheckpointManager:
             except CheckpointError as e:
                 problems.append(str(e))
         return None, problems
+
+
+def checkpoint_in(path: str) -> tuple[Optional[str], list[str]]:
+    """The checkpoint directory `path` stands for: itself when it holds a manifest (a step_<N> or
+    best_model directory), else, as a checkpoint_dir, its best model or newest whole checkpoint;
+    None with the problems met when there is none."""
+    if os.path.isfile(os.path.join(path, MANIFEST)):
+        return path, []
+    return CheckpointManager(path).weights_dir()

@@ -93,8 +93,9 @@ def _renamed(state: dict, saved: dict[str, str], current: dict[str, str]) -> dic
     return out
 
 
-def check_network(network: paddle.nn.Layer, manifest: dict, path: str) -> None:
-    """Refuse weights saved from another network, naming the first tensor that differs."""
+def check_network(network: paddle.nn.Layer, manifest: dict, path: str, fix: Optional[str] = None) -> None:
+    """Refuse weights saved from another network, naming the first tensor that differs and `fix`
+    (by default, what a resume does about it)."""
     saved = manifest.get("network")
     if saved is None:
         return
@@ -105,10 +106,9 @@ def check_network(network: paddle.nn.Layer, manifest: dict, path: str) -> None:
     mine_map = {k: (s, d) for k, s, d in mine}
     diff = next((f"'{k}' is {saved_map.get(k)} there but {mine_map.get(k)} here"
                  for k in sorted(set(saved_map) | set(mine_map)) if saved_map.get(k) != mine_map.get(k)), "")
-    raise CheckpointError(
-        f"checkpoint {path} was written by a different network ({manifest.get('task', '?')}; {diff}). "
-        f"Point checkpoint_dir at a new directory, or move {path} away, to train this network."
-    )
+    fix = fix or f"Point checkpoint_dir at a new directory, or move {path} away, to train this network."
+    raise CheckpointError(f"checkpoint {path} was written by a different network ({manifest.get('task', '?')}; "
+                          f"{diff}). {fix}")
 
 
 def check_best_model(network: paddle.nn.Layer, manager: CheckpointManager) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import paddle
 
-from ..engine.checkpoint import BEST, MANIFEST, WEIGHTS, CheckpointError, CheckpointManager
+from ..engine.checkpoint import BEST, WEIGHTS, CheckpointError, CheckpointManager, checkpoint_in
 from ..engine.report import log
 from ..engine.resume import check_network
 from ..serialization.paddle_pickle import load_paddle_file
@@ -28,12 +28,7 @@ def resolve_weights(path: str) -> str:
     if not os.path.isdir(path):
         raise FileNotFoundError(f"init_model_path {path} does not exist: give a hubtrain checkpoint directory, "
                                 f"its best_model or step_N directory, or a .pdparams file.")
-    if os.path.isfile(os.path.join(path, MANIFEST)):
-        return path
-    manager = CheckpointManager(path)
-    if manager.best_dir is not None:
-        return manager.best_dir
-    newest, problems = manager.latest()
+    newest, problems = checkpoint_in(path)
     if newest is not None:
         return newest
     detail = f" ({problems[-1]})" if problems else ""

@@ -9,8 +9,9 @@ and acts on those flags, so any callback in between can set or clear one.
 """
 from __future__ import annotations
 
+import inspect
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..engine import distributed
 from ..engine.events import Callback
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from ..engine.loop import Loop
     from ..tasks.base import BaseTask
 
-__all__ = ["RunEvents", "Dispatch", "weighted_loss"]
+__all__ = ["RunEvents", "Dispatch", "weighted_loss", "call_event"]
 
 _KINDS = {"train": "train", "eval": "eval", "predict": "test"}  # paddle.Model's mode names
 
@@ -34,6 +35,31 @@ def weighted_loss(run_states: list[RunState]) -> float:
         return float("nan")
     # a step that counts no samples (a batch left out for a non-finite loss) adds nothing
     return sum(float(rs.result(0)) * rs.run_examples for rs in run_states if rs.run_examples) / examples
+
+
+_TAKES: dict = {}  # event function -> whether it takes the run states its caller passes
+
+
+def call_event(task: "BaseTask", name: str, *args: Any) -> Any:
+    """Call the run event `name`, passing `args` only when the method takes them: PaddleHub 1.x's
+    documentation shows `_finetune_end_event(self)` and `_predict_end_event(self)`, without the
+    run states the loop hands them, and scripts copied it."""
+    method: Callable = getattr(task, name)
+    if args:
+        key = getattr(method, "__func__", method)
+        takes = _TAKES.get(key)
+        if takes is None:
+            try:
+                inspect.signature(method).bind(*args)
+                takes = True
+            except TypeError:
+                takes = False
+            except ValueError:  # no signature to read: pass the arguments
+                takes = True
+            _TAKES[key] = takes
+        if not takes:
+            return method()
+    return method(*args)
 
 
 class RunEvents(Callback):
@@ -82,7 +108,7 @@ class RunEvents(Callback):
         else:
             task.env.run_states.append(run_state)
             task.env.current_step += 1
-        task._run_step_event(run_state)
+        call_event(task, "_run_step_event", run_state)
 
     def _train_step_done(self, loop: "Loop", run_state: RunState) -> None:
         run, state, plan = self.run, loop.state, self.run.plan
@@ -120,7 +146,7 @@ class RunEvents(Callback):
         if plan.evaluate_at_end and run.has_phase_data("test"):
             load_best(task)
             task.eval(phase="test")
-        task._finetune_end_event(run.history)
+        call_event(task, "_finetune_end_event", run.history)
 
     # evaluation and prediction --------------------------------------------------------------
     def _pass_begins(self) -> None:
@@ -129,6 +155,8 @@ class RunEvents(Callback):
 
     def eval_begin(self, loop: "Loop") -> None:
         self._pass_begins()
+        env = self.task.env
+        env.result, env.details = None, {}  # an evaluation under way has no result yet
         self.task._eval_start_event()
 
     def eval_end(self, loop: "Loop") -> None:
@@ -142,20 +170,21 @@ class RunEvents(Callback):
             result["loss"] = distributed.global_weighted_loss(env.run_states) if run.eval_sharded \
                 else weighted_loss(env.run_states)
         result.update(metric_values(metrics))
+        env.details = task._metric_details(metrics)  # before the reset empties the metrics
         for metric in metrics:
             metric.reset()
         env.result = run.last_scores = result
         if task.phase == "dev" and run.is_training:
             run.last_eval_step = loop.state.global_step
             track_best(task, result)
-        task._eval_end_event(env.run_states)
+        call_event(task, "_eval_end_event", env.run_states)
 
     def predict_begin(self, loop: "Loop") -> None:
         self._pass_begins()
         self.task._predict_start_event()
 
     def predict_end(self, loop: "Loop") -> None:
-        self.task._predict_end_event(self.task.env.run_states)
+        call_event(self.task, "_predict_end_event", self.task.env.run_states)
 
 
 class Dispatch(Callback):
@@ -173,7 +202,7 @@ class Dispatch(Callback):
         task, control = self.task, loop.control
         if control.should_log and task.current_run.period:
             task.metric_feed.flush()
-            task._log_interval_event(task.current_run.period)
+            call_event(task, "_log_interval_event", task.current_run.period)
             self.events.flush_period()
         if control.should_evaluate:
             task._eval_interval_event()

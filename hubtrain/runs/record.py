@@ -65,7 +65,7 @@ class TaskRun:
 
     def env_of(self, phase: str) -> RunEnv:
         if phase not in self.envs:
-            self.envs[phase] = RunEnv(phase)
+            self.envs[phase] = RunEnv(phase, scalar_writer=self.scalar_writer)
         return self.envs[phase]
 
     @contextlib.contextmanager

@@ -31,6 +31,7 @@ from ..engine.signals import SignalStop
 from ..state import StepHistory, TrainState
 from .events import Dispatch, RunEvents
 from .frozen import FrozenBackbone, backbone_frozen
+from .records import RecordList
 
 if TYPE_CHECKING:
     from ..tasks.base import BaseTask
@@ -114,8 +115,8 @@ def _loader(task: "BaseTask", data: Any, batch_size: int, shuffle: bool, drop_la
     if len(sampler) == 0 and pad:
         raise ValueError(f"the {phase} dataset has {len(data)} samples, fewer than one batch of {batch_size} "
                          f"with drop_last=True: lower batch_size or set drop_last=False.")
-    return DataLoader(data, batch_sampler=sampler, num_workers=num_workers, return_list=True,
-                      collate_fn=task.collate_fn())
+    collate = data.collate if isinstance(data, RecordList) else task.collate_fn()  # records pad themselves
+    return DataLoader(data, batch_sampler=sampler, num_workers=num_workers, return_list=True, collate_fn=collate)
 
 
 def _lengths(data: Any, phase: str) -> Optional[Any]:
@@ -270,7 +271,8 @@ def train(task: "BaseTask", train_data: Any, plan: TrainPlan, callbacks: Any = N
 
     engine, hapi = split_callbacks(callbacks)
     manager = run.manager() if plan.checkpoints else None
-    run.guard = NonFiniteGuard(task.network, cfg.on_nonfinite, cfg.check_gradients or cfg.grad_clip_norm is not None,
+    clips = run.optimization is not None and run.optimization.grad_clip is not None
+    run.guard = NonFiniteGuard(task.network, cfg.on_nonfinite, cfg.check_gradients or clips,
                                manager=manager, sampler=getattr(loader, "batch_sampler", None),
                                accumulate=plan.accumulate, scaled=task.grad_scaler is not None)
     stop = SignalStop(plan.checkpoint_dir)

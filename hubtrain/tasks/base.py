@@ -8,12 +8,15 @@ programs). What its runs did is kept in `current_run` (runs/record.py), not in t
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
 import logging
 import os
 import time
-from typing import Any, Optional, Sequence
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
 import paddle
@@ -23,6 +26,7 @@ from .. import cpu_math
 from ..compat import paddle_private
 from ..compat.hapi import Model
 from ..config import RunConfig
+from ..data.record_reader import RecordReader, record_reader
 from ..engine import distributed
 from ..engine.loop import CallbackPoints
 from ..engine.plan import TrainPlan
@@ -33,6 +37,9 @@ from ..runs import best_model, training
 from ..runs.events import weighted_loss
 from ..runs.predictions import PredictionWriter
 from ..runs.record import TaskRun, phase_name
+from ..runs.records import RecordList, is_records
+from ..runs.results import Figures, figures, per_metric
+from ..runs.weights import load_weights
 from ..runs.summary import run_summary
 from ..serialization.paddle_pickle import load_paddle_file
 from ..state import RunEnv, RunState, TrainControl, TrainState
@@ -41,6 +48,8 @@ from . import introspect
 from .net import TaskNet, feature_dim as measure_feature_dim
 
 __all__ = ["BaseTask"]
+
+_PHASES = ("train", "dev", "val", "eval", "test", "predict", "inference")  # PaddleHub 1.x's, and 'eval'
 
 
 def _forward_arg_names(layer: paddle.nn.Layer) -> list[str]:
@@ -65,11 +74,18 @@ class BaseTask(Model):
 
     def __init__(self, feature: Any, config: Optional[RunConfig] = None, data_reader: Any = None,
                  metrics_choices: Any = "default", inputs: Optional[list] = None,
-                 feature_dim: Optional[int] = None, feed_list: Any = None) -> None:
+                 feature_dim: Optional[int] = None, feed_list: Any = None, dataset: Any = None) -> None:
         # feed_list names static-graph variables in PaddleHub; the network's inputs play that role here.
+        # dataset: PaddleHub 1.8's dataset built with a tokenizer, read through a RecordReader.
         self.config = config if config is not None else RunConfig()
         if not isinstance(self.config, RunConfig):
             raise TypeError(f"config must be a hub.RunConfig, got {type(self.config).__name__}.")
+        if dataset is not None:
+            if data_reader is not None:
+                raise ValueError(f"{type(self).__name__}: pass dataset= (a dataset built with tokenizer=, PaddleHub "
+                                 f"1.8) or data_reader= (a reader over a dataset, PaddleHub 1.7), not both.")
+            data_reader = record_reader(dataset)
+        self.dataset = dataset
         cpu_math.set_up(**self.config.cpu_request())  # before the feature-size dry run: MKL's first call
         self.data_reader = data_reader
         self.feature: FeatureRef = as_feature(feature)
@@ -95,6 +111,8 @@ class BaseTask(Model):
         super().__init__(network, specs, self.labels)
         if guessed:
             paddle_private.forget_input_shapes(self)  # learn the real shapes from the first batch
+        if dataset is not None:  # the records feed the network's inputs by name, then the labels
+            data_reader.bind(self.input_names, self.labels)
         self.current_run = TaskRun(self.config, data_reader)
         self.eval_metrics: list = []  # copies of the metrics for evaluations, apart from training's
         self.outputs: list = []
@@ -235,14 +253,21 @@ class BaseTask(Model):
 
     def predict(self, test_data: Any = None, batch_size: int = 1, num_workers: int = 0,
                 stack_outputs: bool = False, verbose: int = 1, callbacks: Any = None, *,
-                data: Any = None, load_best_model: bool = True, return_result: bool = False,
-                output_file: Optional[str] = None) -> Any:
+                data: Any = None, label_list: Optional[Sequence[str]] = None, load_best_model: bool = True,
+                return_result: bool = False, output_file: Optional[str] = None,
+                accelerate_mode: bool = True) -> Any:
         """paddle.Model's predict(test_data) -> outputs per output; PaddleHub's predict(data=[examples])
-        -> list of RunState whose run_results[0] are probabilities (or the head's processed outputs).
-        With `output_file`, each sample's processed outputs go to that file as a JSON line while
-        the batches come, nothing is kept, and the file's path is returned."""
+        -> list of RunState whose run_results[0] are probabilities (or the head's processed outputs),
+        or with `return_result=True` (or `label_list=`) what PaddleHub 1.x returned, made by
+        `_postprocessing(run_states, label_list)`: label names, `{label: 0/1}` dicts, values, tags
+        per token, `{question id: answer}`. `data` may also be dicts of encoded fields by input name
+        (PaddleHub 1.8 tokenizers' `encode()` output). With `output_file`, each sample's processed
+        outputs go to that file as a JSON line while the batches come, nothing is kept, and the
+        file's path is returned. `accelerate_mode` (PaddleHub 1.x's inference predictor) changes
+        nothing here: prediction runs the network as training does (`RunConfig(to_static=True)`
+        converts it)."""
         if data is not None:
-            return self._predict_examples(data, load_best_model, return_result, output_file)
+            return self._predict_examples(data, load_best_model, return_result, output_file, label_list)
         if test_data is None:
             raise ValueError("predict() needs test_data (a Dataset or DataLoader) or data=[raw examples].")
         if output_file is None:
@@ -251,9 +276,7 @@ class BaseTask(Model):
             outputs = list(zip(*kept))
             return [np.vstack(outs) for outs in outputs] if stack_outputs else outputs
         names = self.predict_output_names or self.output_names
-        dataset = getattr(self.data_reader, "dataset", None)
-        labels = dataset.get_labels() if dataset is not None and hasattr(dataset, "get_labels") else None
-        writer = PredictionWriter(output_file, names, self.predicts_class_probabilities, labels)
+        writer = PredictionWriter(output_file, names, self.predicts_class_probabilities, self._label_names(label_list))
         extra = list(callbacks) if isinstance(callbacks, (list, tuple)) else ([callbacks] if callbacks else [])
         training.predict(self, test_data, batch_size, num_workers, [writer, *extra])
         return writer.path
@@ -405,25 +428,103 @@ class BaseTask(Model):
         return env.result if env else None
 
     def _predict_examples(self, data: Sequence, load_best_model: bool, return_result: bool,
-                          output_file: Optional[str] = None) -> Any:
+                          output_file: Optional[str] = None, label_list: Optional[Sequence[str]] = None) -> Any:
+        dataset = self._predict_dataset(data)  # bad data is refused before any weights are loaded
         if load_best_model:
             self.load_best_model(missing_ok=True)
-        if self.data_reader is not None and hasattr(self.data_reader, "examples_dataset"):
-            dataset = self.data_reader.examples_dataset(data)
-        else:
-            dataset = training.ExampleList(data)
+        self.phase_data("predict", dataset)  # what `_postprocessing` maps results back to
         if output_file is not None:
-            return self.predict(dataset, batch_size=self.config.batch_size, output_file=output_file)
+            return self.predict(dataset, batch_size=self.config.batch_size, output_file=output_file,
+                                label_list=label_list)
         training.predict(self, dataset, self.config.batch_size)
         run_states = self.current_run.envs["predict"].run_states
-        if return_result:
-            return [r for rs in run_states for r in rs.run_results[0]]
+        if return_result or label_list is not None:
+            return self._postprocessing(run_states, label_list)
         return run_states
+
+    def _predict_dataset(self, data: Sequence) -> Any:
+        """The dataset `predict(data=...)` runs: encoded records by input name (through the
+        task's RecordReader when it was built with `dataset=`), the reader's examples, or (without
+        a reader) each example as its list of fields."""
+        if is_records(data, self.input_names) and not isinstance(self.data_reader, RecordReader):
+            extra = len(list(self._extra_inputs()))
+            names = list(self.input_names)
+            backbone_required = getattr(self.network, "required_inputs", len(names)) - extra
+            required = names[:backbone_required] + names[len(names) - extra:]
+            return RecordList(data, names, required, getattr(self.feature.backbone, "pad_token_id", None))
+        if self.data_reader is not None and hasattr(self.data_reader, "examples_dataset"):
+            return self.data_reader.examples_dataset(data)
+        return training.ExampleList(data)
+
+    def _label_names(self, label_list: Optional[Sequence[str]] = None) -> Optional[list]:
+        """The class names by id: `label_list`, else the reader's `label_map`, else its dataset's labels."""
+        if label_list is not None:
+            if isinstance(label_list, str) or not isinstance(label_list, Sequence):
+                raise TypeError(f"label_list must be a list of label names, got {label_list!r}.")
+            return list(label_list)
+        label_map = getattr(self.data_reader, "label_map", None)
+        label_map = label_map() if callable(label_map) else label_map
+        if isinstance(label_map, Mapping) and label_map:
+            return [name for name, _ in sorted(label_map.items(), key=lambda item: item[1])]
+        dataset = getattr(self.data_reader, "dataset", None)
+        labels = dataset.get_labels() if dataset is not None and hasattr(dataset, "get_labels") else None
+        return list(labels) if labels else None
+
+    def _postprocessing(self, run_states: Sequence[RunState], label_list: Optional[Sequence[str]] = None) -> Any:
+        """What `predict(data=..., return_result=True)` returns, as PaddleHub 1.x's base did: the
+        first value of each example's first output (a task's own form overrides this)."""
+        return [np.asarray(row).reshape(-1)[0].item() for rs in run_states for row in rs.run_results[0]]
 
     def save_checkpoint(self, *_legacy: Any) -> Optional[str]:
         """Write a resumable checkpoint of the run now (PaddleHub passed epoch and step; the run's
         own state is used instead)."""
         return training.save_checkpoint(self)
+
+    @contextlib.contextmanager
+    def phase_guard(self, phase: str) -> Iterator[None]:
+        """PaddleHub 1.x's phase_guard: `self.phase` is `phase` inside the block ('val' and 'eval'
+        read as 'dev', 'inference' as 'predict'), what it was before after it."""
+        if phase not in _PHASES:
+            raise ValueError(f"phase_guard({phase!r}): unknown phase; choose from {', '.join(_PHASES)}.")
+        with self.current_run.in_phase(phase_name(phase)):
+            yield
+
+    def init_if_necessary(self) -> None:
+        """PaddleHub 1.x ran the startup program (or loaded the last checkpoint) here before the
+        first run. In dygraph the parameters exist with their values from the start, and runs
+        resume from `checkpoint_dir` by themselves, so there is nothing to do."""
+
+    def load_parameters(self, dirname: str) -> str:
+        """Load weights hubtrain saved into the network: a checkpoint directory (`step_<N>`), a
+        `best_model` directory, a checkpoint_dir (its best model, else its newest checkpoint), or
+        the path given to `task.save(path)`. Read without running code from the files; a path
+        holding none of these, or the weights of another network, is an error naming it and
+        changes nothing. Returns what was read."""
+        where = load_weights(self, dirname)
+        log("INFO", f"Load the parameters from {where}")
+        return where
+
+    # ------------------------------------------------------------------ PaddleHub 1.x's figures of a run
+    def _calculate_metrics(self, run_states: Sequence[RunState]) -> tuple:
+        """PaddleHub 1.1's form for a task built on BaseTask: `(avg_loss, <one value per metric,
+        in order>, run_speed)`, e.g. `avg_loss, avg_acc, run_speed` with one metric. The
+        built-in tasks return PaddleHub 1.5-1.7's `(scores, avg_loss, run_speed)` instead.
+
+        `avg_loss` is the sample-weighted mean loss of `run_states`; the metrics are the task's
+        as they stand: for an evaluation's run states, that evaluation's result; in training,
+        the epoch's so far; `run_speed` is steps per second since the first run state began."""
+        found = figures(self, run_states)
+        return (found.loss, *per_metric(found), found.speed)
+
+    def _paddlehub1_scores(self, found: Figures) -> "OrderedDict[str, float]":
+        """The scores dict of PaddleHub 1.x's `_calculate_metrics`, keyed as it keyed them (the
+        first key is the main metric): here every value the metrics report, by name."""
+        return OrderedDict(found.values)
+
+    def _metric_details(self, metrics: Sequence[Any]) -> dict:
+        """What `_calculate_metrics` reports beyond the metrics' values (kept at the end of an
+        evaluation, before the metrics are reset): nothing for a task built on BaseTask."""
+        return {}
 
     # ------------------------------------------------------------------ run events (hooks only)
     def _build_env_start_event(self) -> None:

@@ -1,17 +1,23 @@
 """Classification tasks: a dropout + fc stack head over the feature; logits out, softmax for predict."""
 from __future__ import annotations
 
+import weakref
 from typing import Any, Optional, Sequence
 
+import numpy as np
 import paddle
 import paddle.nn as nn
 from paddle.static import InputSpec
 
+from ..engine.report import log
 from ..metrics import make_metrics
+from ..runs.results import scores_form
+from ..state import RunState
 from .base import BaseTask
-from .net import GlobalPool
+from .net import GlobalPool, as_sequence_feature, fc_head, sequence_feature_dim
+from .text_networks import NETWORKS, build_network, masked_token_feature
 
-__all__ = ["ClassifierTask", "ImageClassifierTask", "TextClassifierTask"]
+__all__ = ["ClassifierTask", "ImageClassifierTask", "TextClassifierTask", "class_names"]
 
 
 class _LabelCheckedCE(nn.Layer):
@@ -32,10 +38,32 @@ class _LabelCheckedCE(nn.Layer):
             ) from None
 
 
+_WARNED: "weakref.WeakSet" = weakref.WeakSet()  # tasks told once that their classes have no names
+
+
+def class_names(task: BaseTask, label_list: Optional[Sequence[str]]) -> Optional[list]:
+    """The class names by id for `_postprocessing`, checked against the number of classes; None
+    (with a warning, once per task, as PaddleHub 1.8 gave) when the task has none."""
+    names = task._label_names(label_list)
+    if names is None:
+        if task in _WARNED:
+            return None
+        _WARNED.add(task)
+        log("WARNING", f"{type(task).__name__}.predict(return_result=True): the class names are unknown, so the "
+                       f"run states are returned; pass label_list=[...] to predict, or give the task a data_reader "
+                       f"whose dataset has its labels.", level=30)
+        return None
+    if len(names) != task.num_classes:
+        raise ValueError(f"label_list has {len(names)} names ({', '.join(map(str, names))}) but the task has "
+                         f"{task.num_classes} classes: give one name per class, in class-id order.")
+    return names
+
+
 class ClassifierTask(BaseTask):
     """Single-label classification over `num_classes`. Metrics: "acc" (default), "f1",
     "precision", "recall" (of class 1 for two classes, the macro average over the classes
-    otherwise) and "matthews" (the multi-class correlation); `evaluate` reports each by its name."""
+    otherwise) and "matthews" (the multi-class correlation); `evaluate` reports each by its name.
+    `predict(data=..., return_result=True)` gives each example's most probable class by name."""
 
     default_metrics = ("acc",)
     allowed_metrics = ("acc", "f1", "precision", "recall", "matthews")
@@ -83,12 +111,75 @@ class ClassifierTask(BaseTask):
     def _postprocess(self, outputs: list[paddle.Tensor]) -> list[paddle.Tensor]:
         return [nn.functional.softmax(outputs[0], axis=-1)] + list(outputs[1:])
 
+    def _calculate_metrics(self, run_states: Sequence[RunState]) -> tuple:
+        """PaddleHub 1.5-1.7's `(scores, avg_loss, run_speed)`: scores by metric name in
+        metrics_choices order ("acc", "f1", ...), the first the main one (see BaseTask's for how
+        each figure is counted)."""
+        return scores_form(self, run_states)
+
+    def _postprocessing(self, run_states: Sequence[RunState], label_list: Optional[Sequence[str]] = None) -> Any:
+        """Each example's most probable class by name (`label_list`, else the reader's labels), as
+        PaddleHub 1.x returned; the run states themselves, with a warning, when no names are known."""
+        names = class_names(self, label_list)
+        if names is None:
+            return list(run_states)
+        return [names[int(i)] for rs in run_states for i in np.argmax(rs.run_results[0], axis=-1).reshape(-1)]
+
 
 class ImageClassifierTask(ClassifierTask):
     """Image classification: the feature may be a 4-D feature map, pooled by the head."""
 
 
 class TextClassifierTask(ClassifierTask):
-    """Text classification: dropout before the fc stack, as PaddleHub's."""
+    """Text classification: dropout before the fc stack, as PaddleHub's, over `feature` (a pooled
+    feature, e.g. `outputs["pooled_output"]`); or, with `network=` (PaddleHub 1.7's "bilstm",
+    "bow", "cnn", "dpcnn", "gru", "lstm"), that network over `token_feature` (the per-token
+    `outputs["sequence_output"]`), masked to each text's real tokens, then the fc stack (no
+    dropout unless `dropout=` asks). `dataset=` (PaddleHub 1.8) is a dataset built with
+    `tokenizer=`, trained on without a data_reader."""
 
     dropout_rate = 0.1
+
+    def __init__(self, feature: Any = None, num_classes: Optional[int] = None, data_reader: Any = None,
+                 config: Any = None, hidden_units: Optional[Sequence[int]] = None, metrics_choices: Any = "default",
+                 dropout: Optional[float] = None, token_feature: Any = None, network: Optional[str] = None,
+                 **kwargs: Any) -> None:
+        self.network_name = _predefined_network(network, feature, token_feature)
+        if self.network_name is not None:
+            ref = as_sequence_feature(token_feature)
+            dim = sequence_feature_dim(ref, kwargs.pop("feature_dim", None),
+                                       f"TextClassifierTask(network={network!r})")
+            feature, kwargs["feature_dim"] = masked_token_feature(ref, dim), dim
+            dropout = 0.0 if dropout is None else dropout
+        super().__init__(feature, num_classes, data_reader=data_reader, config=config, hidden_units=hidden_units,
+                         metrics_choices=metrics_choices, dropout=dropout, **kwargs)
+
+    def _build_net(self) -> list[nn.Layer]:
+        if self.network_name is None:
+            return super()._build_net()
+        network = build_network(self.network_name, self.feature_dim)
+        return [network] + fc_head(network.output_dim, self.hidden_units, self.num_classes, self.dropout)
+
+
+def _predefined_network(network: Optional[str], feature: Any, token_feature: Any) -> Optional[str]:
+    """The predefined network asked for (None for the fc head on a pooled feature), or an error
+    naming the arguments to give, as PaddleHub 1.x required them."""
+    choices = ", ".join(repr(n) for n in NETWORKS)
+    if feature is not None and token_feature is not None:
+        raise ValueError("TextClassifierTask: pass feature= (a pooled feature, outputs['pooled_output']) or "
+                         "token_feature= (outputs['sequence_output'], with network=...), not both.")
+    if network is None:
+        if token_feature is not None:
+            raise ValueError(f"TextClassifierTask: token_feature= is read by a predefined network: add network= (one "
+                             f"of {choices}), or pass feature=outputs['pooled_output'] for the fc head alone.")
+        if feature is None:
+            raise ValueError("TextClassifierTask needs feature=outputs['pooled_output'], or token_feature="
+                             f"outputs['sequence_output'] with network= (one of {choices}).")
+        return None
+    if network not in NETWORKS:
+        raise ValueError(f"TextClassifierTask: network={network!r} is not a predefined network; choose one of "
+                         f"{choices}.")
+    if token_feature is None:
+        raise ValueError(f"TextClassifierTask: network={network!r} reads one vector per token: pass token_feature="
+                         f"outputs['sequence_output'] (not feature=).")
+    return network

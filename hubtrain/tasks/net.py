@@ -36,7 +36,7 @@ class TaskNet(nn.Layer):
         self._extra = len(extra_inputs)
         self.backbone_frozen = False
         self.feature_cache: Any = None
-        params = _named_inputs(feature.backbone)
+        params = named_inputs(feature.backbone)
         names = [p.name for p in params or []]
         # the input whose zeros mark padding, which the feature cache leaves out of its keys
         self.mask_index = next((names.index(n) for n in MASK_INPUTS if n in names), None)
@@ -77,7 +77,7 @@ def with_signature(function: Any, instance: nn.Layer, params: list[inspect.Param
     return types.MethodType(forward, instance)
 
 
-def _named_inputs(backbone: nn.Layer) -> Optional[list[inspect.Parameter]]:
+def named_inputs(backbone: nn.Layer) -> Optional[list[inspect.Parameter]]:
     """The backbone forward's parameters, when they are all plain positional ones."""
     forward = backbone.forward
     forward = getattr(forward, "dygraph_function", forward)  # a @paddle.jit.to_static forward

@@ -2,6 +2,8 @@
 over a question's windows into its answer, scored with SQuAD exact match and F1."""
 from __future__ import annotations
 
+import math
+from collections import OrderedDict
 from typing import Any, Optional, Sequence
 
 import numpy as np
@@ -10,14 +12,51 @@ import paddle.nn as nn
 from paddle.static import InputSpec
 
 from ..data.example import LabelError
-from ..metrics import make_metrics
-from ..runs import training
+from ..metrics import SquadEM, SquadMetric, make_metrics
+from ..metrics.cmrc2018 import Cmrc2018EM, Cmrc2018F1
+from ..runs.records import is_records
+from ..runs.results import Figures, scores_form
+from ..state import RunState
 from .base import BaseTask
 from .checks import check_labels
 from .net import as_sequence_feature, sequence_feature_dim
-from .spans import WindowMerger
+from .spans import WindowMerger, best_spans
 
 __all__ = ["ReadingComprehensionTask", "check_answers"]
+
+
+SUB_TASKS = ("squad", "squad2.0", "cmrc2018", "drcd")  # PaddleHub 1.x's
+_CHINESE = ("cmrc2018", "drcd")
+
+
+class _NullAnswerMerger(WindowMerger):
+    """SQuAD 2.0's merge: a question is answered "" (no answer) when its smallest null score
+    (start + end logit of the [CLS] token, over its windows) exceeds its best span's score by
+    more than `threshold`, as PaddleHub 1.x's squad2.0 sub-task decided."""
+
+    def __init__(self, features: Sequence[Any], max_answer_length: int, n_best_size: int, threshold: float) -> None:
+        super().__init__(features, max_answer_length, n_best_size)
+        self.threshold = threshold
+        self._null: dict = {}   # example_index -> smallest null score so far
+        self._best: dict = {}   # example_index -> best span score so far
+
+    def feed(self, start_logits: np.ndarray, end_logits: np.ndarray) -> list[tuple[int, str]]:
+        count, steps = start_logits.shape[0], start_logits.shape[1]
+        rows = self.features[self.cursor:self.cursor + count]
+        if len(rows) == count:  # else the base refuses the batch
+            _, _, scores = best_spans(start_logits, end_logits, self._valid(rows, steps), self.max_answer_length,
+                                      self.n_best_size)
+            nulls = start_logits[:, 0].astype(np.float64) + end_logits[:, 0].astype(np.float64)
+            for feature, score, null in zip(rows, scores, nulls):
+                index = feature.example_index
+                self._null[index] = min(self._null.get(index, math.inf), float(null))
+                self._best[index] = max(self._best.get(index, -math.inf), float(score))
+        finished = super().feed(start_logits, end_logits)
+        out = []
+        for index, text in finished:
+            null, best = self._null.pop(index), self._best.pop(index)
+            out.append((index, "" if null - best > self.threshold else text))
+        return out
 
 
 class _SpanHead(nn.Layer):
@@ -78,7 +117,16 @@ class ReadingComprehensionTask(BaseTask):
     span over a question's windows, and scores the answer text against the dataset's answers
     with SQuAD exact match "em" and "f1" (both by default). They are scored on evaluations only:
     training batches are shuffled windows, which cannot be merged into answers.
-    `predict(data=[[question, context], ...], return_result=True)` gives each question's answer."""
+    `predict(data=[[question, context], ...], return_result=True)` gives `{question id: answer}`
+    (the id is the example's, or its index in `data`), as PaddleHub 1.x did.
+
+    `sub_task` is PaddleHub 1.x's: "squad" (the default), "squad2.0" (a question may have no
+    answer: it is answered "" when the smallest null score, start + end logit of [CLS] over its
+    windows, beats the best span's score by more than `null_score_diff_threshold`), "cmrc2018"
+    and "drcd" (Chinese: EM and F1 as CMRC 2018 scores them, F1 over the longest common run of
+    characters). `_calculate_metrics` keys the scores as PaddleHub 1.x's evaluators did, in
+    percent: "exact_match", "f1" (squad); "exact", "f1", "total" (squad2.0); "AVERAGE", "F1",
+    "EM", "TOTAL", "SKIP" (cmrc2018, drcd)."""
 
     default_metrics = ("em", "f1")
     allowed_metrics = ("em", "f1")
@@ -86,11 +134,22 @@ class ReadingComprehensionTask(BaseTask):
 
     def __init__(self, feature: Any, data_reader: Any = None, config: Any = None, metrics_choices: Any = "default",
                  max_answer_length: int = 30, n_best_size: int = 20, dropout: float = 0.0,
-                 feature_dim: Optional[int] = None, **kwargs: Any) -> None:
+                 feature_dim: Optional[int] = None, sub_task: str = "squad", null_score_diff_threshold: float = 0.0,
+                 **kwargs: Any) -> None:
         name = type(self).__name__
         for key, value in (("max_answer_length", max_answer_length), ("n_best_size", n_best_size)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name}: {key}={value!r} should be a whole number >= 1.")
+        if not isinstance(sub_task, str) or sub_task.lower() not in SUB_TASKS:
+            raise ValueError(f"{name}: sub_task={sub_task!r} is not one of PaddleHub's: choose from "
+                             f"{', '.join(SUB_TASKS)} (squad2.0 for questions that may have no answer, cmrc2018 "
+                             f"or drcd for Chinese).")
+        if not isinstance(null_score_diff_threshold, (int, float)) or isinstance(null_score_diff_threshold, bool) \
+                or math.isnan(null_score_diff_threshold):
+            raise ValueError(f"{name}: null_score_diff_threshold={null_score_diff_threshold!r} should be a number, "
+                             f"e.g. 0.0.")
+        self.sub_task = sub_task.lower()
+        self.null_score_diff_threshold = float(null_score_diff_threshold)
         self.max_answer_length = max_answer_length
         self.n_best_size = n_best_size
         self.dropout = float(dropout)
@@ -118,7 +177,10 @@ class ReadingComprehensionTask(BaseTask):
         return _SpanLoss()
 
     def _add_metrics(self) -> list:
-        return make_metrics(self.metrics_choices, self.allowed_metrics, kind="reading_comprehension")
+        metrics = make_metrics(self.metrics_choices, self.allowed_metrics, kind="reading_comprehension")
+        if self.sub_task in _CHINESE:
+            metrics = [Cmrc2018EM() if isinstance(m, SquadEM) else Cmrc2018F1() for m in metrics]
+        return metrics
 
     def prepare(self, optimizer: Any = None, loss: Any = None, metrics: Any = None, amp_configs: Any = None) -> None:
         """As BaseTask's, with EM/F1 kept for evaluations only (see the class docstring)."""
@@ -184,7 +246,7 @@ class ReadingComprehensionTask(BaseTask):
         if self._merger is None or self._merger.done:
             data = self._eval_data if self._eval_data is not None else self.phase_data(self.phase or "dev")
             features = self._features(data)
-            self._merger = WindowMerger(features, self.max_answer_length, self.n_best_size)
+            self._merger = self._window_merger(features)
             self._references = self._answers_of(data, features)
         finished = self._merger.feed(outputs[0].numpy(), outputs[1].numpy())
         if not finished:
@@ -193,24 +255,66 @@ class ReadingComprehensionTask(BaseTask):
         references = [self._references[index] for index, _ in finished]
         return [metric.update(*metric.compute(predictions, references)) for metric in metrics]
 
+    def _window_merger(self, features: list) -> WindowMerger:
+        if self.sub_task == "squad2.0":
+            return _NullAnswerMerger(features, self.max_answer_length, self.n_best_size,
+                                     self.null_score_diff_threshold)
+        return WindowMerger(features, self.max_answer_length, self.n_best_size)
+
     def _predict_examples(self, data: Sequence, load_best_model: bool, return_result: bool,
-                          output_file: Optional[str] = None) -> Any:
-        """With return_result: each question's answer text (its windows merged)."""
+                          output_file: Optional[str] = None, label_list: Optional[Sequence[str]] = None) -> Any:
         if output_file is not None:
             raise ValueError(f"{type(self).__name__}.predict(output_file=...) is not available: an answer is "
                              f"merged from all windows of its context. Use return_result=True and write the answers.")
+        return super()._predict_examples(data, load_best_model, return_result, None, label_list)
+
+    def _predict_dataset(self, data: Sequence) -> Any:
         if self.data_reader is None or not hasattr(self.data_reader, "examples_dataset"):
             raise ValueError(f"{type(self).__name__}.predict(data=...) needs a ReadingComprehensionReader as "
                              f"data_reader, to cut the contexts into windows.")
-        if load_best_model:
-            self.load_best_model(missing_ok=True)
-        dataset = self.data_reader.examples_dataset(data)
-        training.predict(self, dataset, self.config.batch_size)
-        run_states = self.current_run.envs["predict"].run_states
-        if not return_result:
-            return run_states
-        merger = WindowMerger(self._features(dataset), self.max_answer_length, self.n_best_size)
+        if is_records(data, self.input_names):
+            raise ValueError(f"{type(self).__name__}.predict(data=...) takes [question, context] pairs (or "
+                             f"{{'question': ..., 'context': ...}}), not encoded fields: the reader cuts each "
+                             f"context into windows and maps the answers back to its text.")
+        return self.data_reader.examples_dataset(data)
+
+    # ------------------------------------------------------------------ PaddleHub 1.x's results
+    def _postprocessing(self, run_states: Sequence[RunState], label_list: Optional[Sequence[str]] = None) -> Any:
+        """`{question id: answer text}` over the last `predict(data=...)`, its windows merged."""
+        features = self._features(self.phase_data("predict"))
+        merger = self._window_merger(features)
         answers: dict = {}
         for run_state in run_states:
             answers.update(merger.feed(run_state.run_results[0], run_state.run_results[1]))
-        return [answers.get(i, "") for i in range(len(data))]
+        ids: dict = {}
+        for feature in features:
+            ids.setdefault(feature.example_index, feature.guid)
+        return OrderedDict((ids[i], answers.get(i, "")) for i in sorted(ids))
+
+    def _calculate_metrics(self, run_states: Sequence[RunState]) -> tuple:
+        """PaddleHub 1.x's `(scores, avg_loss, run_speed)`, scores keyed by `sub_task` as its
+        evaluators keyed them, in percent (see the class docstring); empty in training, where
+        no answers are scored."""
+        return scores_form(self, run_states)
+
+    def _metric_details(self, metrics: Sequence[Any]) -> dict:
+        """The number of questions scored."""
+        counts = [m.count for m in metrics if isinstance(m, SquadMetric)]
+        return {"total": counts[0]} if counts else {}
+
+    def _paddlehub1_scores(self, found: Figures) -> "OrderedDict[str, float]":
+        em, f1 = found.values.get("em"), found.values.get("f1")
+        total = found.details.get("total")
+        scores: OrderedDict = OrderedDict()
+        if self.sub_task in _CHINESE:
+            if em is not None and f1 is not None:
+                scores["AVERAGE"] = 50.0 * (em + f1)
+            names = (("F1", f1), ("EM", em))
+        else:
+            names = (("exact_match" if self.sub_task == "squad" else "exact", em), ("f1", f1))
+        scores.update((name, 100.0 * value) for name, value in names if value is not None)
+        if scores and total is not None and self.sub_task != "squad":
+            scores["TOTAL" if self.sub_task in _CHINESE else "total"] = total
+            if self.sub_task in _CHINESE:
+                scores["SKIP"] = 0  # every question gets an answer here
+        return scores

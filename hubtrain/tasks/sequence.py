@@ -2,6 +2,7 @@
 fc layer and, with `add_crf=True`, a linear-chain CRF decoded with Viterbi."""
 from __future__ import annotations
 
+import weakref
 from typing import Any, Optional, Sequence
 
 import numpy as np
@@ -9,7 +10,10 @@ import paddle
 import paddle.nn as nn
 from paddle.static import InputSpec
 
+from ..engine.report import log
 from ..metrics import TagScheme, make_metrics
+from ..runs.results import scores_form
+from ..state import RunState
 from .base import BaseTask
 from .checks import check_labels
 from .crf import LinearChainCRF
@@ -18,6 +22,7 @@ from .net import as_sequence_feature, sequence_feature_dim
 __all__ = ["SequenceLabelTask", "IGNORE_INDEX"]
 
 IGNORE_INDEX = -100  # a label the softmax loss skips (SequenceLabelReader(label_pad_value=-100))
+_UNNAMED: "weakref.WeakSet" = weakref.WeakSet()  # tasks told once that their tags have no names
 
 
 def _positions(like: paddle.Tensor, seq_len: paddle.Tensor) -> paddle.Tensor:
@@ -111,7 +116,8 @@ class SequenceLabelTask(BaseTask):
     data_reader's dataset's labels), BIO/BIOES/BMES detected from the tags unless `scheme`
     says; a tag set that fits no scheme is refused when the task is built. [CLS], [SEP] and
     padding are never scored (`with_cls_sep=False` when seq_len counts no [CLS]/[SEP]).
-    `predict(data=..., return_result=True)` gives per example the tag ids of its tokens."""
+    `predict(data=..., return_result=True)` gives per example the tag names of its tokens
+    ([CLS], [SEP] and padding cut), as PaddleHub 1.x did."""
 
     default_metrics = ("f1",)
     allowed_metrics = ("f1", "precision", "recall")
@@ -136,18 +142,18 @@ class SequenceLabelTask(BaseTask):
         self.dropout = float(dropout)
         self.with_cls_sep = with_cls_sep
         self.scheme = scheme
-        self.label_list = self._tags(label_list, data_reader, num_classes)
+        dataset = getattr(data_reader, "dataset", None) or kwargs.get("dataset")  # a reader's, or 1.8's dataset=
+        self.label_list = self._tags(label_list, dataset, num_classes)
         if self.label_list is not None and metrics_choices != []:
-            _check_tag_set(self.label_list, scheme, getattr(data_reader, "dataset", None))
+            _check_tag_set(self.label_list, scheme, dataset)
         ref = as_sequence_feature(feature)
         dim = sequence_feature_dim(ref, feature_dim, name)
         super().__init__(ref, config=config, data_reader=data_reader, metrics_choices=metrics_choices,
                          feature_dim=dim, **kwargs)
 
     @staticmethod
-    def _tags(label_list: Optional[Sequence[str]], data_reader: Any, num_classes: int) -> Optional[list]:
+    def _tags(label_list: Optional[Sequence[str]], dataset: Any, num_classes: int) -> Optional[list]:
         if label_list is None:
-            dataset = getattr(data_reader, "dataset", None)
             label_list = dataset.get_labels() if dataset is not None and hasattr(dataset, "get_labels") else None
         if label_list is None:
             return None
@@ -218,16 +224,30 @@ class SequenceLabelTask(BaseTask):
         ok = (tags >= 0) & (tags < self.num_classes)
         return ~(ok if self.add_crf else ok | (tags == IGNORE_INDEX))
 
-    def _predict_examples(self, data: Sequence, load_best_model: bool, return_result: bool,
-                          output_file: Optional[str] = None) -> Any:
-        """With return_result: per example, the tag ids of its tokens ([CLS]/[SEP] and padding cut)."""
-        run_states = super()._predict_examples(data, load_best_model, False, output_file)
-        if not return_result or output_file is not None:
-            return run_states
+    # ------------------------------------------------------------------ PaddleHub 1.x's results
+    def _calculate_metrics(self, run_states: Sequence[RunState]) -> tuple:
+        """PaddleHub 1.5-1.7's `(scores, avg_loss, run_speed)`: chunk scores by name in
+        metrics_choices order ("f1", "precision", "recall")."""
+        return scores_form(self, run_states)
+
+    def _postprocessing(self, run_states: Sequence[RunState], label_list: Optional[Sequence[str]] = None) -> Any:
+        """Per example, the tag name of each of its tokens ([CLS]/[SEP] and padding cut), by
+        `label_list` or the task's tags; the run states themselves, with a warning, without them."""
+        tags = list(label_list) if label_list is not None else self.label_list
+        if tags is None:
+            if self in _UNNAMED:
+                return list(run_states)
+            _UNNAMED.add(self)
+            log("WARNING", "SequenceLabelTask.predict(return_result=True): the tags are unknown, so the run states "
+                           "are returned; pass label_list=[...] to predict or to the task.", level=30)
+            return list(run_states)
+        if len(tags) != self.num_classes:
+            raise ValueError(f"label_list has {len(tags)} tags but the task has {self.num_classes}: give one "
+                             f"tag per id, in id order.")
         first = 1 if self.with_cls_sep else 0
         found = []
         for run_state in run_states:
-            tags, lengths = run_state.run_results[0], run_state.run_results[1]
-            for row, length in zip(tags, lengths.reshape([-1])):
-                found.append(row[first:max(first, int(length) - first)])
+            ids, lengths = run_state.run_results[0], run_state.run_results[1]
+            for row, length in zip(ids, lengths.reshape([-1])):
+                found.append([tags[int(i)] for i in row[first:max(first, int(length) - first)]])
         return found
