@@ -165,7 +165,7 @@ def test_multi_label_classification(run_script, tmp_path):
     # 1.x's form: per example, one {label: 0/1} for each label, in the dataset's order
     assert [[list(d) for d in r] for r in results] == [[[name] for name in labels]] * 2
     assert all(list(d.values())[0] in (0, 1) for r in results for d in r)
-    assert ns["multi_label_cls_task"].last_result("dev")["auc"] > 0.8
+    assert ns["multi_label_cls_task"].last_result("dev")["auc"] > 0.7   # mean over the labels; chance 0.5
     task = ns["multi_label_cls_task"]
     probabilities = np.vstack([rs.run_results[0] for rs in task.predict(data=[["the movie was awful awful"],
                                                                                ["the film was great"]])])

@@ -4,19 +4,18 @@ A task describes its network through PaddleHub's network events (`_build_net`, `
 `_add_loss`, `_add_metrics`, `_postprocess`). It has two faces over the engine: paddle.Model's
 (`prepare`, `fit`, `evaluate`, `predict`, the batch methods, `save`, `load`) and PaddleHub's
 (`finetune_and_eval`, `finetune`, `eval`, `predict(data=...)`, the run events, `variable()`, the
-programs). What its runs did is kept in `current_run` (runs/record.py), not in the task.
+programs); PaddleHub 1.x's further task methods (`_calculate_metrics`, `_postprocessing`,
+`phase_guard`, `load_parameters`, ...) come from tasks/paddlehub1.py. What its runs did is kept
+in `current_run` (runs/record.py), not in the task.
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 import inspect
 import logging
 import os
 import time
-from collections import OrderedDict
-from collections.abc import Mapping
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import paddle
@@ -38,18 +37,15 @@ from ..runs.events import weighted_loss
 from ..runs.predictions import PredictionWriter
 from ..runs.record import TaskRun, phase_name
 from ..runs.records import RecordList, is_records
-from ..runs.results import Figures, figures, per_metric
-from ..runs.weights import load_weights
 from ..runs.summary import run_summary
 from ..serialization.paddle_pickle import load_paddle_file
 from ..state import RunEnv, RunState, TrainControl, TrainState
 from ..zoo.feature import FeatureRef, as_feature
 from . import introspect
 from .net import TaskNet, feature_dim as measure_feature_dim
+from .paddlehub1 import PaddleHub1Methods
 
 __all__ = ["BaseTask"]
-
-_PHASES = ("train", "dev", "val", "eval", "test", "predict", "inference")  # PaddleHub 1.x's, and 'eval'
 
 
 def _forward_arg_names(layer: paddle.nn.Layer) -> list[str]:
@@ -59,7 +55,7 @@ def _forward_arg_names(layer: paddle.nn.Layer) -> list[str]:
     return required or [p.name for p in params[:1]] or ["input"]
 
 
-class BaseTask(Model):
+class BaseTask(PaddleHub1Methods, Model):
     """A fine-tune task. Subclasses define the head and its loss and metrics through the network
     events; the loops, checkpoints and logging come from the engine and runs/."""
 
@@ -456,75 +452,10 @@ class BaseTask(Model):
             return self.data_reader.examples_dataset(data)
         return training.ExampleList(data)
 
-    def _label_names(self, label_list: Optional[Sequence[str]] = None) -> Optional[list]:
-        """The class names by id: `label_list`, else the reader's `label_map`, else its dataset's labels."""
-        if label_list is not None:
-            if isinstance(label_list, str) or not isinstance(label_list, Sequence):
-                raise TypeError(f"label_list must be a list of label names, got {label_list!r}.")
-            return list(label_list)
-        label_map = getattr(self.data_reader, "label_map", None)
-        label_map = label_map() if callable(label_map) else label_map
-        if isinstance(label_map, Mapping) and label_map:
-            return [name for name, _ in sorted(label_map.items(), key=lambda item: item[1])]
-        dataset = getattr(self.data_reader, "dataset", None)
-        labels = dataset.get_labels() if dataset is not None and hasattr(dataset, "get_labels") else None
-        return list(labels) if labels else None
-
-    def _postprocessing(self, run_states: Sequence[RunState], label_list: Optional[Sequence[str]] = None) -> Any:
-        """What `predict(data=..., return_result=True)` returns, as PaddleHub 1.x's base did: the
-        first value of each example's first output (a task's own form overrides this)."""
-        return [np.asarray(row).reshape(-1)[0].item() for rs in run_states for row in rs.run_results[0]]
-
     def save_checkpoint(self, *_legacy: Any) -> Optional[str]:
         """Write a resumable checkpoint of the run now (PaddleHub passed epoch and step; the run's
         own state is used instead)."""
         return training.save_checkpoint(self)
-
-    @contextlib.contextmanager
-    def phase_guard(self, phase: str) -> Iterator[None]:
-        """PaddleHub 1.x's phase_guard: `self.phase` is `phase` inside the block ('val' and 'eval'
-        read as 'dev', 'inference' as 'predict'), what it was before after it."""
-        if phase not in _PHASES:
-            raise ValueError(f"phase_guard({phase!r}): unknown phase; choose from {', '.join(_PHASES)}.")
-        with self.current_run.in_phase(phase_name(phase)):
-            yield
-
-    def init_if_necessary(self) -> None:
-        """PaddleHub 1.x ran the startup program (or loaded the last checkpoint) here before the
-        first run. In dygraph the parameters exist with their values from the start, and runs
-        resume from `checkpoint_dir` by themselves, so there is nothing to do."""
-
-    def load_parameters(self, dirname: str) -> str:
-        """Load weights hubtrain saved into the network: a checkpoint directory (`step_<N>`), a
-        `best_model` directory, a checkpoint_dir (its best model, else its newest checkpoint), or
-        the path given to `task.save(path)`. Read without running code from the files; a path
-        holding none of these, or the weights of another network, is an error naming it and
-        changes nothing. Returns what was read."""
-        where = load_weights(self, dirname)
-        log("INFO", f"Load the parameters from {where}")
-        return where
-
-    # ------------------------------------------------------------------ PaddleHub 1.x's figures of a run
-    def _calculate_metrics(self, run_states: Sequence[RunState]) -> tuple:
-        """PaddleHub 1.1's form for a task built on BaseTask: `(avg_loss, <one value per metric,
-        in order>, run_speed)`, e.g. `avg_loss, avg_acc, run_speed` with one metric. The
-        built-in tasks return PaddleHub 1.5-1.7's `(scores, avg_loss, run_speed)` instead.
-
-        `avg_loss` is the sample-weighted mean loss of `run_states`; the metrics are the task's
-        as they stand: for an evaluation's run states, that evaluation's result; in training,
-        the epoch's so far; `run_speed` is steps per second since the first run state began."""
-        found = figures(self, run_states)
-        return (found.loss, *per_metric(found), found.speed)
-
-    def _paddlehub1_scores(self, found: Figures) -> "OrderedDict[str, float]":
-        """The scores dict of PaddleHub 1.x's `_calculate_metrics`, keyed as it keyed them (the
-        first key is the main metric): here every value the metrics report, by name."""
-        return OrderedDict(found.values)
-
-    def _metric_details(self, metrics: Sequence[Any]) -> dict:
-        """What `_calculate_metrics` reports beyond the metrics' values (kept at the end of an
-        evaluation, before the metrics are reset): nothing for a task built on BaseTask."""
-        return {}
 
     # ------------------------------------------------------------------ run events (hooks only)
     def _build_env_start_event(self) -> None:
