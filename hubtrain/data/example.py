@@ -6,7 +6,7 @@ from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
-__all__ = ["InputExample", "ImageExample", "LabelError", "label_index"]
+__all__ = ["InputExample", "ImageExample", "LabelError", "label_index", "one_text_example"]
 
 
 @dataclass
@@ -49,3 +49,15 @@ def label_index(label: Any, label_map: dict, source: Optional[str], where: str =
 
 def label_map_of(labels: Sequence[Any]) -> dict:
     return {label: i for i, label in enumerate(labels)}
+
+
+def one_text_example(item: Any, index: int, accepted: str = '"text" or ["text"]') -> InputExample:
+    """An example of one text from predict's data: "text", ["text"] (PaddleHub's form) or an
+    InputExample; anything else is refused, saying what is `accepted`."""
+    if isinstance(item, InputExample):
+        return item
+    if isinstance(item, (list, tuple)) and len(item) == 1:
+        item = item[0]
+    if isinstance(item, str):
+        return InputExample(guid=index, text_a=item, source=f"data[{index}]")
+    raise ValueError(f"data[{index}]: expected {accepted}, found {item!r}.")

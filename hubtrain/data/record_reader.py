@@ -12,7 +12,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from .base import PHASES
-from .example import InputExample, LabelError
+from .example import InputExample, LabelError, one_text_example
 from .reader_base import BaseReader, EncodedDataset
 from .records import record_fields, record_length
 from .text_readers import TransformerReader
@@ -157,11 +157,7 @@ class WordRecordReader(RecordReader, BaseReader):
         self._unbound()
 
     def _example_from_raw(self, item: Any, index: int) -> InputExample:
-        if isinstance(item, (list, tuple)) and len(item) == 1:
-            item = item[0]
-        if isinstance(item, str):
-            return InputExample(guid=index, text_a=item, source=f"data[{index}]")
-        raise ValueError(f"data[{index}]: expected \"text\", [\"text\"] or a record, found {item!r}.")
+        return one_text_example(item, index, '"text", ["text"] or a record')
 
 
 class _RecordEncoder:

@@ -16,7 +16,7 @@ from typing import Any, Optional
 import numpy as np
 
 from ..engine.report import log
-from .example import InputExample, LabelError, label_index
+from .example import InputExample, LabelError, label_index, one_text_example
 from .nlp import TOKEN_SEPARATOR, float_label
 from .reader_base import BaseReader, EncodedDataset
 from .tokenization import load_tokenizer, pad_stack, tokenize_capped, truncate_pair
@@ -299,14 +299,7 @@ class SequenceLabelReader(TransformerReader):
 
     def _example_from_raw(self, item: Any, index: int) -> InputExample:
         """`"text"` or `["text"]` (tokens joined by "\\x02", or plain text), or an InputExample."""
-        if isinstance(item, InputExample):
-            return item
-        if isinstance(item, (list, tuple)) and len(item) == 1:
-            item = item[0]
-        if isinstance(item, str):
-            return InputExample(guid=index, text_a=item, source=f"data[{index}]")
-        raise ValueError(f"data[{index}]: expected \"text\" or [\"text\"] (tokens may be joined by \"\\x02\"), "
-                         f"found {item!r}.")
+        return one_text_example(item, index, '"text" or ["text"] (tokens may be joined by "\\x02")')
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:

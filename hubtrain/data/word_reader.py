@@ -19,7 +19,7 @@ from typing import Any, Optional, Union
 import numpy as np
 
 from ..engine.report import log
-from .example import InputExample, label_index
+from .example import InputExample, label_index, one_text_example
 from .reader_base import BaseReader, EncodedDataset
 from .tokenization import pad_stack
 from .words import Segmenter, make_segmenter, read_word_vocab
@@ -93,13 +93,7 @@ class LACClassifyReader(BaseReader):
 
     def _example_from_raw(self, item: Any, index: int) -> InputExample:
         """`"text"` or `["text"]` (PaddleHub's predict data), or an InputExample."""
-        if isinstance(item, InputExample):
-            return item
-        if isinstance(item, (list, tuple)) and len(item) == 1:
-            item = item[0]
-        if isinstance(item, str):
-            return InputExample(guid=index, text_a=item, source=f"data[{index}]")
-        raise ValueError(f"data[{index}]: expected \"text\" or [\"text\"], found {item!r}.")
+        return one_text_example(item, index)
 
     def _after_encoding(self, dataset: EncodedDataset, phase: str) -> None:
         """One log line per split for texts cut at max_seq_len, one for texts without a known word."""
