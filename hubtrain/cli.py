@@ -66,6 +66,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     parser = _parser()
     args, rest = parser.parse_known_args(argv)
+    args.command_line = list(sys.argv[1:] if argv is None else argv)  # what workers of a launch are given
     command = args.command or "hubtrain"
     if args.version:
         from . import __version__

@@ -7,7 +7,8 @@ import traceback
 from typing import Callable
 
 __all__ = ["EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "EXIT_INTERRUPTED", "EXIT_TERMINATED", "EXIT_CODES", "guarded",
-           "add_set_option", "OptionError", "Terminated", "interrupted"]
+           "add_set_option", "add_launch_options", "check_launch_options", "launch_workers", "OptionError",
+           "Terminated", "interrupted"]
 
 EXIT_OK = 0           # the command did what it was asked
 EXIT_FAILED = 1       # the run (or the command's work) failed while running
@@ -46,6 +47,49 @@ def add_set_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                         help="change one value of the run file, e.g. --set runner[0].epochs=3 or "
                              "--set strategy.learning_rate=5e-5 (repeatable; values are read as YAML)")
+
+
+def add_launch_options(parser: argparse.ArgumentParser) -> None:
+    """--nproc, --nnodes, --master, --node-rank: the command in several processes under Paddle's
+    launcher (docs/distributed.md)."""
+    group = parser.add_argument_group("several processes and nodes (Paddle's launcher; docs/distributed.md)")
+    group.add_argument("--nproc", type=int, metavar="N",
+                       help="run in N processes on this node under `python -m paddle.distributed.launch` (the "
+                            "command is printed; worker logs in <checkpoint_dir>/logs)")
+    group.add_argument("--nnodes", type=int, metavar="M",
+                       help="the job spans M nodes: start the same command on each, with the same --master")
+    group.add_argument("--master", metavar="IP:PORT",
+                       help="the first node's address and a free port there (needed with --nnodes > 1)")
+    group.add_argument("--node-rank", type=int, metavar="R",
+                       help="this node's place, 0 to M-1 (default: the launcher numbers the nodes, the --master "
+                            "node first)")
+
+
+def check_launch_options(args: argparse.Namespace) -> bool:
+    """Whether the command is to start Paddle's launcher (several processes or nodes asked for,
+    and this process is not one of its workers); an OptionError for options that cannot work."""
+    from ..launch import check_launch, launched
+
+    if args.nproc is None and args.nnodes is None:
+        return False
+    nproc, nnodes = args.nproc if args.nproc is not None else 1, args.nnodes if args.nnodes is not None else 1
+    try:
+        check_launch(nproc, nnodes, args.master, args.node_rank)
+    except ValueError as e:
+        raise OptionError(str(e)) from None
+    return (nproc > 1 or nnodes > 1) and not launched()
+
+
+def launch_workers(args: argparse.Namespace, checkpoint_dir: str) -> int:
+    """Start the command line the user typed, less its launch options, under Paddle's launcher,
+    worker logs in `<checkpoint_dir>/logs` (a folder per node under it for several nodes); the
+    launcher's exit code."""
+    from ..launch import log_directory, run_launched, worker_arguments
+
+    argv = getattr(args, "command_line", None)
+    nnodes = args.nnodes or 1
+    return run_launched(args.nproc or 1, worker_arguments(sys.argv[1:] if argv is None else argv),
+                        log_directory(checkpoint_dir, nnodes, args.node_rank), nnodes, args.master, args.node_rank)
 
 
 def guarded(command: str, work: Callable[[], int], debug: bool = False,

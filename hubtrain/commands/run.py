@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from .common import EXIT_CODES, EXIT_OK, add_set_option, guarded
+from .common import (EXIT_CODES, EXIT_OK, add_launch_options, add_set_option, check_launch_options, guarded,
+                     launch_workers)
 
 __all__ = ["add_parsers", "run_command"]
 
@@ -25,6 +26,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--check", action="store_true",
                         help="validate the run file and stop: nothing runs, no *_class_path file is imported")
     parser.add_argument("--debug", action="store_true", help="print the full traceback of a failure")
+    add_launch_options(parser)
     parser.set_defaults(handler=run_command)
 
 
@@ -32,12 +34,15 @@ def run_command(args: argparse.Namespace) -> int:
     from ..pipeline import load_run, run_pipeline
 
     def work() -> int:
+        launching = check_launch_options(args)
         spec = load_run(args.run_file, args.overrides, args.allow_outside_workspace, workspace=args.workspace)
         if args.check:
             entries = ", ".join(f"{e.name} ({e.kind})" for e in spec.entries)
             print(f"{args.run_file}: valid; workspace {spec.workspace}; runner entries: {entries}; "
                   f"checkpoint_dir {spec.checkpoint_dir}")
             return EXIT_OK
+        if launching:  # checked here; each worker checks it again and runs it
+            return launch_workers(args, spec.checkpoint_dir)
         context = run_pipeline(spec)
         if context.get("checkpoint_dir") and context.get("rank", 0) == 0:
             print(f"done; results in {context['checkpoint_dir']} (hubtrain report {context['checkpoint_dir']})")

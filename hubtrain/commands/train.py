@@ -8,7 +8,8 @@ import os
 import sys
 from typing import Any, Optional
 
-from .common import EXIT_CODES, EXIT_OK, OptionError, add_set_option, guarded
+from .common import (EXIT_CODES, EXIT_OK, OptionError, add_launch_options, add_set_option, check_launch_options,
+                     guarded, launch_workers)
 
 __all__ = ["add_parsers", "add_network_options", "build_run_file", "check_weights", "run_flags", "train_command",
            "eval_command"]
@@ -58,6 +59,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--eval-interval", type=int, metavar="N", help="evaluate dev every N steps (default 100)")
     train.add_argument("--seed", type=int, metavar="N", help="seed of weights and batch order (default 42)")
     train.add_argument("--export", metavar="DIR", help="export the trained task there (for hubtrain predict)")
+    add_launch_options(train)
     train.set_defaults(handler=train_command)
 
     evaluate = sub.add_parser("eval", help="evaluate trained weights on dataset splits, from flags",
@@ -140,6 +142,7 @@ def run_flags(args: argparse.Namespace, kind: str) -> int:
     """Build the run file of `kind` (train, eval, export) from the flags, check it, and run it."""
     from ..pipeline import load_run, run_pipeline
 
+    launching = kind == "train" and check_launch_options(args)
     if kind == "eval" and not args.print_run_file:
         if args.init_model:
             check_weights(args.init_model, "--init-model")
@@ -152,6 +155,8 @@ def run_flags(args: argparse.Namespace, kind: str) -> int:
 
         sys.stdout.write(yaml.safe_dump(run, sort_keys=False))
         return EXIT_OK
+    if launching:  # checked here; each worker builds and checks it again, then runs it
+        return launch_workers(args, spec.checkpoint_dir)
     context = run_pipeline(spec)
     for record in context["results"] if context.get("rank", 0) == 0 else []:
         shown = {k: v for k, v in record.items() if k not in ("runner", "class", "seconds")}
