@@ -165,7 +165,7 @@ class StepRunner:
         self.model = model
 
     def train_batch(self, inputs: list, labels: list, update: bool) -> StepContext:
-        return self.model._train_step(inputs, labels, update)[0]
+        return self.model._train_step(inputs, labels, update, defer_sync=True)[0]
 
     def eval_batch(self, inputs: list, labels: list) -> StepContext:
         return self.model._eval_step(inputs, labels)[0]
@@ -183,6 +183,11 @@ class Model(paddle.Model):
 
     `release_grads=True` releases gradients after each update instead of zeroing them as
     paddle.Model does (the next backward allocates them again).
+
+    Under several processes, batches accumulated before an update (`accumulate_grad_batches`)
+    run under DataParallel's `no_sync`: one all-reduce per update, of the summed gradients.
+    `sync_every_batch=True` all-reduces after every batch instead, as paddle.Model does (the
+    same update to float rounding, k times the all-reduces; kept to measure the difference).
     """
 
     def __init__(self, network: paddle.nn.Layer, inputs: Any = None, labels: Any = None) -> None:
@@ -195,6 +200,7 @@ class Model(paddle.Model):
         self._hub_logs: dict = {}  # one dict for all passes, as paddle.Model's callbacks see it
         self.metric_feed = DeferredMetrics()  # training metric inputs waiting to be counted
         self.release_grads = False
+        self.sync_every_batch = False
         self._hub_scaler: Optional[paddle.amp.GradScaler] = None
         self._hub_step_key: tuple = ()
 
@@ -247,7 +253,7 @@ class Model(paddle.Model):
 
     def _step_key(self) -> tuple:
         """What the step is made from: it is made again when any of it changes."""
-        return self.network, self.release_grads
+        return self.network, self.release_grads, self.sync_every_batch
 
     def _step(self) -> Step:
         """The engine step, made again when what it is made from changed."""
@@ -261,10 +267,13 @@ class Model(paddle.Model):
             autocast = functools.partial(paddle.amp.auto_cast, enable=True, level=prepared.amp_level,
                                          **prepared.amp_lists)
         several = paddle.distributed.ParallelEnv().nranks > 1
-        self._hub_step = Step(self.network, prepared.loss, prepared.optimizer,
-                              train_network=paddle_private.data_parallel_network(self) if several else None,
+        parallel = paddle_private.data_parallel_network(self) if several else None
+        defer_sync = parallel.no_sync if isinstance(parallel, paddle.DataParallel) and not self.sync_every_batch \
+            else None
+        self._hub_step = Step(self.network, prepared.loss, prepared.optimizer, train_network=parallel,
                               points=self._step_points(), scaling=scaling, autocast=autocast,
-                              release_grads=self.release_grads, lr_scheduler=self._step_schedule())
+                              release_grads=self.release_grads, lr_scheduler=self._step_schedule(),
+                              defer_sync=defer_sync)
         self._hub_step_key = key
         return self._hub_step
 
@@ -296,11 +305,15 @@ class Model(paddle.Model):
     def _check_batch(self, phase: str, inputs: list, labels: list) -> None:
         """A subclass's check of a batch before its step (once per phase is enough)."""
 
-    def _train_step(self, inputs: list, labels: list, update: bool = True) -> tuple[StepContext, list]:
+    def _train_step(self, inputs: list, labels: list, update: bool = True,
+                    defer_sync: bool = False) -> tuple[StepContext, list]:
+        """One training batch. `defer_sync`: the loop's accumulated batches skip DataParallel's
+        all-reduce until the updating one; a caller's own `train_batch(update=False)` keeps
+        paddle.Model's all-reduce after every batch, since its loop may step the optimizer itself."""
         self.mode = "train"
         self._check_batch("train", inputs, labels)
         paddle_private.note_batch_inputs(self, inputs)  # before the forward, which to_static may replace
-        ctx = self._step().train(inputs, labels, update)
+        ctx = self._step().train(inputs, labels, update, defer=defer_sync)
         # a batch a step point left out counts no samples: not in the metrics either
         return ctx, [] if ctx.skip_backward else self._feed_metrics("train", ctx.outputs, ctx.labels)
 
@@ -425,7 +438,7 @@ class Model(paddle.Model):
     def save(self, path: str, training: bool = True) -> None:
         if self._hub_static or not training:
             return super().save(path, training)
-        if paddle.distributed.ParallelEnv().local_rank != 0:
+        if paddle.distributed.get_rank() != 0:  # the job's rank 0: one writer per job, not one per node
             return None
         paddle.save(self.network.state_dict(), path + ".pdparams")
         optimizer = self._hub_prepared.optimizer

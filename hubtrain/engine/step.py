@@ -4,6 +4,10 @@ A training step has two named points, `before_backward` and `before_optimizer_st
 small objects (`StepPoint`s: loss scaling, clipping, non-finite checks, or the loop's callbacks)
 look at and change the step through its `StepContext`; whether a batch ends with an update is
 decided by the caller (the loop asks `GradientAccumulation`), so the step has no branch for it.
+
+Under several processes a batch that does not update runs inside `defer_sync` (DataParallel's
+`no_sync`): its gradients add up on each rank, and the updating batch's backward all-reduces the
+sum once, so an update costs one all-reduce however many batches it accumulates.
 """
 from __future__ import annotations
 
@@ -111,13 +115,20 @@ class Step:
     update the network's gradients are set to zero, as `paddle.Model` leaves them, or released
     (`release_grads=True`: the next backward allocates them again; a little faster). An
     `lr_scheduler` given here steps after every update; leave it None when a callback steps it.
+
+    `defer_sync`, when given, is the context a batch that does not update runs its forward and
+    backward in when `train(..., defer=True)` asks for it (the loop's accumulated batches; the
+    DataParallel network's `no_sync`): its gradients are not all-reduced but add up on each rank,
+    and the next updating batch's backward all-reduces their sum. The step
+    points acting before the update (clipping, non-finite checks) see that all-reduced sum, as
+    they saw the gradients all-reduced after every batch.
     """
 
     def __init__(self, network: paddle.nn.Layer, loss: Optional[Callable] = None, optimizer: Any = None, *,
                  train_network: Optional[Callable] = None, points: Sequence[StepPoint] = (),
                  scaling: Optional[LossScaling] = None,
                  autocast: Optional[Callable[[], ContextManager]] = None, release_grads: bool = False,
-                 lr_scheduler: Any = None) -> None:
+                 lr_scheduler: Any = None, defer_sync: Optional[Callable[[], ContextManager]] = None) -> None:
         self.network = network
         self.train_network = train_network or network
         self.loss = loss
@@ -127,6 +138,7 @@ class Step:
         self.autocast = autocast or contextlib.nullcontext
         self.release_grads = release_grads
         self.lr_scheduler = lr_scheduler
+        self.defer_sync = defer_sync or contextlib.nullcontext
         # the network's parameters, listed once: walking its layers for them every step costs
         # more than zeroing a small network's gradients
         self.parameters = network.parameters()
@@ -139,19 +151,22 @@ class Step:
         ctx.losses = as_list(self.loss(*(ctx.outputs + ctx.labels)))
         ctx.loss = ctx.losses[0] if len(ctx.losses) == 1 else paddle.add_n(ctx.losses)
 
-    def train(self, inputs: Sequence, labels: Sequence = (), update: bool = True) -> StepContext:
+    def train(self, inputs: Sequence, labels: Sequence = (), update: bool = True,
+              defer: bool = False) -> StepContext:
         if self.optimizer is None or self.loss is None:
             raise RuntimeError("a training step needs an optimizer and a loss: call prepare(optimizer, loss) first.")
         self._mode(True)
         ctx = StepContext("train", as_tensors(inputs), as_tensors(labels), update)
-        with self.autocast():
-            ctx.outputs = as_list(self.train_network(*ctx.inputs))
-        self._losses(ctx)
-        ctx.backward_loss = ctx.loss
-        for point in self.points:
-            point.before_backward(ctx)
-        if not ctx.skip_backward:
-            ctx.backward_loss.backward()
+        # DataParallel decides in its forward whether the backward all-reduces: both run inside
+        with self.defer_sync() if defer and not update else contextlib.nullcontext():
+            with self.autocast():
+                ctx.outputs = as_list(self.train_network(*ctx.inputs))
+            self._losses(ctx)
+            ctx.backward_loss = ctx.loss
+            for point in self.points:
+                point.before_backward(ctx)
+            if not ctx.skip_backward:
+                ctx.backward_loss.backward()
         if ctx.update:
             for point in self.points:
                 point.before_optimizer_step(ctx)

@@ -354,8 +354,9 @@ class BaseTask(PaddleHub1Methods, Model):
     def _merges_eval_batches(self) -> bool:
         return False  # a task's evaluation is split by samples and merged at its end (runs/training.py)
 
-    def _train_step(self, inputs: list, labels: list, update: bool = True) -> tuple[StepContext, list]:
-        return super()._train_step(*self._split_fields(inputs, labels), update)
+    def _train_step(self, inputs: list, labels: list, update: bool = True,
+                    defer_sync: bool = False) -> tuple[StepContext, list]:
+        return super()._train_step(*self._split_fields(inputs, labels), update, defer_sync)
 
     def _eval_step(self, inputs: list, labels: list) -> tuple[StepContext, list]:
         return super()._eval_step(*self._split_fields(inputs, labels))

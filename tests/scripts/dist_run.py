@@ -27,14 +27,14 @@ class Fail(paddle.callbacks.Callback):
             raise ValueError(f"rank {rank} met a bad batch at step {self.at_step}")
 
 
-def main(out_dir, ckpt_dir, mode):
+def main(out_dir, ckpt_dir, mode, callbacks=()):
     train, dev, _ = digits_splits()
     dev = Digits(dev.x[:37], dev.y[:37])
     config = hub.RunConfig(num_epoch=2, batch_size=16, log_interval=5, eval_interval=8, save_ckpt_interval=4,
                            checkpoint_dir=ckpt_dir, seed=3,
                            strategy=hub.AdamWeightDecayStrategy(learning_rate=5e-3))
     task = hub.ImageClassifierTask(feature=mlp_backbone(), num_classes=10, hidden_units=[16], config=config)
-    callbacks = {"fail": [Fail((1,), 3)], "crash": [Fail((0, 1), 13)]}.get(mode, [])
+    callbacks = {"fail": [Fail((1,), 3)], "crash": [Fail((0, 1), 13)]}.get(mode, []) + list(callbacks)
     task.finetune_and_eval(Digits(train.x[:320], train.y[:320]), dev, callbacks=callbacks)
     result = task.evaluate(dev, batch_size=8)
     probabilities = np.concatenate(task.predict(dev, batch_size=8)[0])
