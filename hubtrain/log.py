@@ -4,11 +4,14 @@ first log line of a program that has configured no logging of its own, so a plai
 shows PaddleHub-style progress lines."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
+from typing import Iterator
 
-__all__ = ["logger", "LEVEL_VARIABLE", "LineHandler", "LineFormatter", "install_handler", "ensure_output"]
+__all__ = ["logger", "LEVEL_VARIABLE", "LineHandler", "LineFormatter", "install_handler", "ensure_output",
+           "warnings_only"]
 
 LEVEL_VARIABLE = "HUBTRAIN_LOG_LEVEL"  # INFO by default; WARNING keeps only warnings and errors
 
@@ -77,3 +80,16 @@ def ensure_output() -> None:
         return
     if all(_set_by_paddle(h) for h in logging.getLogger().handlers):
         install_handler(propagate=False)
+
+
+@contextlib.contextmanager
+def warnings_only(name: str) -> Iterator[None]:
+    """Another library's logger (`name`) keeps only its warnings inside the block, then its own level
+    again: paddlenlp and jieba log several INFO lines per load."""
+    other = logging.getLogger(name)
+    level = other.level
+    other.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        other.setLevel(level)

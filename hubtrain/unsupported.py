@@ -3,8 +3,9 @@ so a 1.x script that reaches one stops with that advice rather than a bare Attri
 from __future__ import annotations
 
 import difflib
+from typing import Any, Callable, Sequence
 
-__all__ = ["INSTEAD", "DATA_INSTEAD", "missing_name"]
+__all__ = ["INSTEAD", "DATA_INSTEAD", "missing_name", "namespace_getattr"]
 
 _MODULE_WRITING = ("writing a PaddleHub module is not part of hubtrain: a module is a directory "
                    "(hub.Module(directory=...), module.save(dir), hub.zoo.register(name, directory=...))")
@@ -70,3 +71,14 @@ def missing_name(name: str, public: tuple[str, ...] = (), namespace: str = "hub"
     hint = f" Did you mean {', '.join(namespace + '.' + n for n in near)}?" if near else ""
     module = "hubtrain" if namespace == "hub" else "hubtrain." + namespace.split(".")[-1]
     return AttributeError(f"module {module!r} has no attribute {name!r}.{hint}")
+
+
+
+def namespace_getattr(namespace: str, public: Sequence[str]) -> Callable[[str], Any]:
+    """A module `__getattr__` for `namespace` (e.g. "hub.dataset"): a name it lacks fails with
+    PaddleHub 1.x's advice, or the nearest of its `public` names."""
+    def __getattr__(name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise missing_name(name, tuple(public), namespace)
+    return __getattr__

@@ -71,6 +71,13 @@ def test_every_classifying_reader_has_paddlehub_label_map(tmp_path, tiny_bert_di
     words.get_dataset("train")
     assert words.num_examples["train"] == 2 and len(words.get_train_examples()) == 2
 
+    # a label as a file spells it ("1") and as the label list holds it (1) get the same id, in every reader
+    numbered = hub.dataset.BaseNLPDataset(label_list=[1, 2])
+    for reader in (hub.reader.ClassifyReader(dataset=numbered, vocab_path=vocab),
+                   hub.reader.LACClassifyReader(dataset=numbered, vocab_path=os.path.join(_word_module(hub_home),
+                                                                                          "vocab.txt"))):
+        assert reader._label_map() == {"1": 0, "2": 1, 1: 0, 2: 1}
+
 
 # ---------------------------------------------------------------------------- Module(name=any)
 def test_module_by_any_name_found_in_hubtrain_home(tiny_bert_dir, hub_home):

@@ -322,7 +322,10 @@ def test_question_answer_classification(run_script, tmp_path):
     ns, _ = run_script("classifier.py", QA_CLASSIFICATION, *ARGS, "--learning_rate", "5e-3",
                        "--checkpoint_dir", str(tmp_path / "ckpt"))
     assert len(ns["results"]) == 2 and set(ns["results"]) <= {"0", "1"}
-    assert 0.0 <= ns["cls_task"].last_result("dev")["acc"] <= 1.0
+    task = ns["cls_task"]
+    raw = np.vstack([rs.run_results[0] for rs in task.predict(data=ns["data"])])
+    assert ns["results"] == [["0", "1"][i] for i in raw.argmax(axis=1)]   # each the name of its most probable class
+    assert set(task.last_result("dev")) == {"loss", "acc"}
 
 
 IMAGE_CLS = '''
@@ -398,8 +401,9 @@ def test_image_classification_then_predict(run_script, tmp_path):
     ns, out = run_script("img_classifier.py", IMAGE_CLS, "--use_gpu", "False", "--num_epoch", "2",
                          "--checkpoint_dir", str(tmp_path / "ckpt"))
     labels = ns["dataset"].get_labels()
-    assert len(ns["results"]) == 4 and all(r in labels for r in ns["results"])
-    assert 0.0 <= ns["task"].last_result("test")["acc"] <= 1.0
+    raw = np.vstack([rs.run_results[0] for rs in ns["task"].predict(data=ns["data"])])
+    assert len(ns["results"]) == 4 and ns["results"] == [labels[i] for i in raw.argmax(axis=1)]
+    assert set(ns["task"].last_result("test")) == {"loss", "acc"}
 
 
 AUTOFINETUNE = COMMON_ARGS.replace('parser.add_argument("--network"', 'parser.add_argument("--model_path", type=str, '

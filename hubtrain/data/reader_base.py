@@ -9,6 +9,7 @@ import numpy as np
 from paddle.io import Dataset
 
 from .base import PHASES
+from .example import label_map_of
 
 __all__ = ["BaseReader", "EncodedDataset"]
 
@@ -48,6 +49,7 @@ class BaseReader:
     def __init__(self, dataset: Any = None) -> None:
         self.dataset = dataset
         self._datasets: dict[str, EncodedDataset] = {}
+        self._lookup: Optional[dict] = None
 
     # ---------------------------------------------------------------- for subclasses
     def _encode(self, example: Any, phase: str) -> tuple:
@@ -65,7 +67,14 @@ class BaseReader:
         """`{label: id}`: each label of the dataset's label list and its index, the id a label
         becomes (PaddleHub 1.x's `reader.label_map`; {} without a dataset or a label list)."""
         labels = self.dataset.get_labels() if self.dataset is not None else []
-        return {label: index for index, label in enumerate(labels or [])}
+        return label_map_of(labels or [])
+
+    def _label_map(self) -> dict:
+        """Label (or its string form, as a file gives it) -> index in the dataset's label list."""
+        if self._lookup is None:
+            self._lookup = {str(label): i for label, i in self.label_map.items()}
+            self._lookup.update(self.label_map)
+        return self._lookup
 
     @property
     def num_examples(self) -> dict:

@@ -69,7 +69,6 @@ class TransformerReader(BaseReader):
                                                     _frozen(np.zeros(self.max_seq_len, dtype=np.int64)),
                                                     _frozen(np.ones(self.max_seq_len, dtype=np.int64)))
         self._truncated: dict = {}
-        self._lookup: Optional[dict] = None
         self.truncation_counts: dict = {}
 
     # ---------------------------------------------------------------- encoding
@@ -101,14 +100,6 @@ class TransformerReader(BaseReader):
 
     def _label_fields(self, example: Any) -> tuple:
         return (np.asarray([label_index(example.label, self._label_map(), _where(example))], dtype=np.int64),)
-
-    def _label_map(self) -> dict:
-        """Label (or its string form) -> index in the dataset's label list."""
-        if self._lookup is None:
-            labels = self.dataset.get_labels() if self.dataset is not None else []
-            self._lookup = {str(label): i for i, label in enumerate(labels)}
-            self._lookup.update({label: i for i, label in enumerate(labels)})
-        return self._lookup
 
     def _example_from_raw(self, item: Any, index: int) -> InputExample:
         """`"text"`, `["text"]` or `["text_a", "text_b"]` (PaddleHub's predict data), or an InputExample."""

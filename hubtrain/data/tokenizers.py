@@ -82,7 +82,45 @@ def _truncate(ids: list, pair_ids: Optional[list], remove: int, strategy: str, s
     raise ValueError(f"truncation_strategy={strategy!r}: choose one of {', '.join(TRUNCATION_STRATEGIES)}.")
 
 
-class BertTokenizer:
+class _Vocabulary:
+    """What both tokenizer kinds share: the vocabulary by id, and 1.8's truncation and clean-up."""
+
+    vocab: "collections.OrderedDict[str, int]"
+    ids_to_tokens: "collections.OrderedDict[int, str]"
+
+    def _keep_vocab(self, ids: dict) -> None:
+        self.vocab = collections.OrderedDict(sorted(ids.items(), key=lambda item: item[1]))
+        self.ids_to_tokens = collections.OrderedDict((i, token) for token, i in self.vocab.items())
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    def get_vocab(self) -> dict:
+        return dict(self.vocab)
+
+    def truncate_sequences(self, ids: list, pair_ids: Optional[list] = None, num_tokens_to_remove: int = 0,
+                           truncation_strategy: str = "longest_first", stride: int = 0) -> tuple:
+        return _truncate(list(ids), None if pair_ids is None else list(pair_ids), num_tokens_to_remove,
+                         truncation_strategy, stride)
+
+    def clean_up_tokenization(self, out_string: str) -> str:
+        return _clean_up_tokenization(out_string)
+
+    def _ids(self, text: TextInput, name: str) -> list:
+        """What `encode` takes as a text: a string, a list of tokens or a list of token ids."""
+        if isinstance(text, str):
+            return self.convert_tokens_to_ids(self.tokenize(text))
+        if isinstance(text, (list, tuple)):
+            if all(isinstance(t, str) for t in text):
+                return self.convert_tokens_to_ids(list(text))
+            if all(isinstance(t, int) and not isinstance(t, bool) for t in text):
+                return list(text)
+        raise ValueError(f"encode(): {name} should be a string, a list of tokens (str) or a list of token ids (int); "
+                         f"got {type(text).__name__}.")
+
+
+class BertTokenizer(_Vocabulary):
     """PaddleHub 1.8's `hub.BertTokenizer(vocab_file, do_lower_case=True, ...)`: WordPiece over
     the vocabulary, [CLS]/[SEP] framing, `encode` and `decode`. Also a tokenizer hubtrain's readers
     accept (`hub.reader.ClassifyReader(..., tokenizer=...)`)."""
@@ -109,8 +147,7 @@ class BertTokenizer:
 
     def _set_vocab(self, vocab: dict, do_lower_case: bool, unk_token: str, sep_token: str, pad_token: str,
                    cls_token: str, mask_token: str) -> None:
-        self.vocab = collections.OrderedDict(sorted(vocab.items(), key=lambda item: item[1]))
-        self.ids_to_tokens = collections.OrderedDict((i, token) for token, i in self.vocab.items())
+        self._keep_vocab(vocab)
         self.do_lower_case = do_lower_case
         self.unk_token, self.sep_token, self.pad_token = unk_token, sep_token, pad_token
         self.cls_token, self.mask_token = cls_token, mask_token
@@ -127,13 +164,6 @@ class BertTokenizer:
         self.all_special_ids = [self.vocab[t] for t in self.all_special_tokens]
 
     # ---------------------------------------------------------------- vocabulary
-    @property
-    def vocab_size(self) -> int:
-        return len(self.vocab)
-
-    def get_vocab(self) -> dict:
-        return dict(self.vocab)
-
     @property
     def basic_tokenizer(self) -> Any:
         return self._wordpiece.basic_tokenizer
@@ -194,23 +224,7 @@ class BertTokenizer:
         first = [0] * (len(token_ids_0) + 2)
         return first if token_ids_1 is None else first + [1] * (len(token_ids_1) + 1)
 
-    def truncate_sequences(self, ids: list, pair_ids: Optional[list] = None, num_tokens_to_remove: int = 0,
-                           truncation_strategy: str = "longest_first", stride: int = 0) -> tuple:
-        return _truncate(list(ids), None if pair_ids is None else list(pair_ids), num_tokens_to_remove,
-                         truncation_strategy, stride)
-
     # ---------------------------------------------------------------- encode / decode
-    def _ids(self, text: TextInput, name: str) -> list:
-        if isinstance(text, str):
-            return self.convert_tokens_to_ids(self.tokenize(text))
-        if isinstance(text, (list, tuple)):
-            if all(isinstance(t, str) for t in text):
-                return self.convert_tokens_to_ids(list(text))
-            if all(isinstance(t, int) and not isinstance(t, bool) for t in text):
-                return list(text)
-        raise ValueError(f"encode(): {name} should be a string, a list of tokens (str) or a list of token ids (int); "
-                         f"got {type(text).__name__}.")
-
     def encode(self, text: TextInput, text_pair: Optional[TextInput] = None, max_seq_len: Optional[int] = None,
                pad_to_max_seq_len: bool = True, truncation_strategy: str = "longest_first",
                return_position_ids: bool = True, return_segment_ids: bool = True, return_input_mask: bool = True,
@@ -263,9 +277,6 @@ class BertTokenizer:
             return tokens
         text = self.convert_tokens_to_string(tokens) if tokens else ""
         return _clean_up_tokenization(text) if clean_up_tokenization_spaces else text
-
-    def clean_up_tokenization(self, out_string: str) -> str:
-        return _clean_up_tokenization(out_string)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(vocab_size={self.vocab_size}, do_lower_case={self.do_lower_case})"
@@ -324,7 +335,7 @@ class ErnieTinyTokenizer(BertTokenizer):
                          "paddlenlp tokenizer (a hub.Module's own, module.tokenizer, or hub.BertTokenizer).")
 
 
-class CustomTokenizer:
+class CustomTokenizer(_Vocabulary):
     """PaddleHub 1.8's `hub.CustomTokenizer(vocab_file, ...)` for word modules (Senta): the text
     split into words (`cut_function(text)`, by default jieba, for Chinese; whitespace and
     punctuation with `tokenize_chinese_chars=False`), each looked up in the vocabulary, unknown
@@ -338,8 +349,7 @@ class CustomTokenizer:
 
         owner = type(self).__name__
         words = read_word_vocab(_vocab_file(vocab_file, owner))
-        self.vocab = collections.OrderedDict(sorted(words.ids.items(), key=lambda item: item[1]))
-        self.ids_to_tokens = collections.OrderedDict((i, token) for token, i in self.vocab.items())
+        self._keep_vocab(words.ids)
         if pad_token not in self.vocab and words.pad_id is None:
             raise ValueError(f"{owner}: the vocabulary has no pad token {pad_token!r} (nor <pad>); add it to "
                              f"{vocab_file} or name the vocabulary's own with pad_token=...")
@@ -352,13 +362,6 @@ class CustomTokenizer:
                             f"its list of words, e.g. jieba.lcut.")
         self.cut_function = make_segmenter(cut_function) if tokenize_chinese_chars else cut_function
         self._basic: Any = None
-
-    @property
-    def vocab_size(self) -> int:
-        return len(self.vocab)
-
-    def get_vocab(self) -> dict:
-        return dict(self.vocab)
 
     @property
     def basic_tokenizer(self) -> Any:
@@ -389,25 +392,12 @@ class CustomTokenizer:
     def convert_tokens_to_string(self, tokens: Sequence[str]) -> str:
         return ("" if self.tokenize_chinese_chars else " ").join(tokens).strip()
 
-    def truncate_sequences(self, ids: list, pair_ids: Optional[list] = None, num_tokens_to_remove: int = 0,
-                           truncation_strategy: str = "longest_first", stride: int = 0) -> tuple:
-        return _truncate(list(ids), None if pair_ids is None else list(pair_ids), num_tokens_to_remove,
-                         truncation_strategy, stride)
-
     def encode(self, text: TextInput, text_pair: Any = None, max_seq_len: Optional[int] = None,
                pad_to_max_seq_len: bool = True, truncation_strategy: str = "longest_first",
                return_length: bool = True, return_overflowing_tokens: bool = False) -> dict:
         """`{"text": word ids, "seq_len": n}` (text_pair is ignored, as in PaddleHub 1.8); {} when no
         word is in the vocabulary."""
-        if isinstance(text, str):
-            ids = self.convert_tokens_to_ids(self.tokenize(text))
-        elif isinstance(text, (list, tuple)) and all(isinstance(t, str) for t in text):
-            ids = self.convert_tokens_to_ids(list(text))
-        elif isinstance(text, (list, tuple)) and all(isinstance(t, int) and not isinstance(t, bool) for t in text):
-            ids = list(text)
-        else:
-            raise ValueError(f"encode(): text should be a string, a list of words or a list of ids; got "
-                             f"{type(text).__name__}.")
+        ids = self._ids(text, "text")
         encoded: dict = {}
         if not ids:
             return encoded
@@ -434,9 +424,6 @@ class CustomTokenizer:
         if not self.tokenize_chinese_chars and clean_up_tokenization_spaces:
             return _clean_up_tokenization(text)
         return text
-
-    def clean_up_tokenization(self, out_string: str) -> str:
-        return _clean_up_tokenization(out_string)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(vocab_size={self.vocab_size})"

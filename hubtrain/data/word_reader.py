@@ -54,7 +54,6 @@ class LACClassifyReader(BaseReader):
         self.segmenter = make_segmenter(segmenter)
         self.pad_id = self.vocab.pad_id if self.vocab.pad_id is not None else 0
         self.unk_id = self.vocab.unk_id if self.vocab.unk_id is not None else self.pad_id
-        self._lookup: Optional[dict] = None
         self._noted: dict = {}
         self.truncation_counts: dict = {}
 
@@ -82,14 +81,7 @@ class LACClassifyReader(BaseReader):
         fields = (np.asarray(ids, dtype=np.int64), np.asarray(len(ids), dtype=np.int64))
         if phase == "predict":
             return fields
-        return fields + (np.asarray([label_index(example.label, self._labels(), source)], dtype=np.int64),)
-
-    def _labels(self) -> dict:
-        """Label (or its string form) -> index in the dataset's label list."""
-        if self._lookup is None:
-            self._lookup = {str(label): i for i, label in self.label_map.items()}
-            self._lookup.update(self.label_map)
-        return self._lookup
+        return fields + (np.asarray([label_index(example.label, self._label_map(), source)], dtype=np.int64),)
 
     def _example_from_raw(self, item: Any, index: int) -> InputExample:
         """`"text"` or `["text"]` (PaddleHub's predict data), or an InputExample."""

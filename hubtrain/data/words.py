@@ -12,14 +12,13 @@ unknown-word entries when present.
 """
 from __future__ import annotations
 
-import contextlib
 import importlib.util
-import logging
 import os
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
+from ..log import warnings_only
 from .tokenization import load_vocab
 
 __all__ = ["WordVocab", "read_word_vocab", "write_word_vocab", "JiebaSegmenter", "make_segmenter",
@@ -82,18 +81,6 @@ def write_word_vocab(words: Sequence[str], path: str) -> None:
         f.write("\n".join(words) + "\n")
 
 
-@contextlib.contextmanager
-def _quiet_jieba() -> Iterator[None]:
-    """jieba logs four lines to stderr when it builds its dictionary; keep its warnings only."""
-    jieba_logger = logging.getLogger("jieba")
-    level = jieba_logger.level
-    jieba_logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        jieba_logger.setLevel(level)
-
-
 class JiebaSegmenter:
     """text -> words, by jieba's default (accurate) mode; spaces are dropped. The dictionary is
     loaded at the first text (about a second), and again in a process this object is sent to."""
@@ -110,7 +97,7 @@ class JiebaSegmenter:
         if self._tokenizer is None:
             import jieba
 
-            with _quiet_jieba():
+            with warnings_only("jieba"):
                 tokenizer = jieba.Tokenizer()
                 tokenizer.initialize()
             self._tokenizer = tokenizer

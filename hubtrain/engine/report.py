@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Iterator, Optional
 import paddle
 from tqdm import tqdm
 
-from ..log import ensure_output, logger
+from ..log import ensure_output, logger, warnings_only
 from .events import Callback
 
 if TYPE_CHECKING:
@@ -116,13 +116,10 @@ def quiet_paddlenlp() -> Iterator[None]:
     beneath Python: the Python handler in place (the command line's) is put back on the way out."""
     import paddlenlp.utils.log  # noqa: F401 - creates (and resets) paddlenlp's logger, so import first
 
-    nlp_logger = logging.getLogger("PaddleNLP")
-    level = nlp_logger.level
-    nlp_logger.setLevel(logging.WARNING)
     try:
-        yield
+        with warnings_only("PaddleNLP"):
+            yield
     finally:
-        nlp_logger.setLevel(level)
         _reinstall_sigterm_handler()
 
 

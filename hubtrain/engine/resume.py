@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -109,6 +110,14 @@ def check_network(network: paddle.nn.Layer, manifest: dict, path: str, fix: Opti
     fix = fix or f"Point checkpoint_dir at a new directory, or move {path} away, to train this network."
     raise CheckpointError(f"checkpoint {path} was written by a different network ({manifest.get('task', '?')}; "
                           f"{diff}). {fix}")
+
+
+def checkpoint_weights(network: paddle.nn.Layer, where: str, fix: Optional[str] = None) -> dict:
+    """The network weights of the checkpoint directory `where`, verified against its manifest and
+    refused when saved from another network (`check_network`, with `fix`)."""
+    manifest, files = CheckpointManager(os.path.dirname(os.path.abspath(where))).load(where, [WEIGHTS])
+    check_network(network, manifest, where, fix)
+    return files[WEIGHTS]
 
 
 def check_best_model(network: paddle.nn.Layer, manager: CheckpointManager) -> None:

@@ -121,15 +121,20 @@ def detached(tensor: Any) -> Any:
 class ValuesMetric(HubMetric):
     """A metric that needs every (score, target) pair, not counts: ranks (AUC, Spearman) are
     exact with ties only over all values. `update` keeps each batch's pair on the device;
-    `statistics` copies them to the host once, concatenated."""
+    `statistics` copies them to the host once, concatenated, and keeps that copy until the next
+    update (an evaluation's end reads them several times)."""
 
     def reset(self) -> None:
         self.batches: list = []
+        self._host: Optional[tuple] = None
 
     def update(self, scores: Any, targets: Any) -> None:
         self.batches.append((scores, targets))
+        self._host = None
 
     def statistics(self) -> tuple:
         if not self.batches:
             return ()
-        return tuple(np.concatenate([host(batch[i]) for batch in self.batches]) for i in range(2))
+        if self._host is None:
+            self._host = tuple(np.concatenate([host(batch[i]) for batch in self.batches]) for i in range(2))
+        return self._host

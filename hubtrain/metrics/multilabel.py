@@ -11,7 +11,7 @@ rather than the sigmoids avoids the ties float32 sigmoids create for large logit
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import paddle
@@ -93,6 +93,7 @@ class MultiLabelAUC(ValuesMetric):
 
     def __init__(self, name: str = "auc") -> None:
         super().__init__(name)
+        self._auc: Optional[tuple] = None  # (the statistics it was computed from, per-label AUC)
 
     def compute(self, logits: paddle.Tensor, labels: paddle.Tensor) -> tuple[paddle.Tensor, paddle.Tensor]:
         scores, positive = _pair(logits, labels, self.name())
@@ -109,8 +110,10 @@ class MultiLabelAUC(ValuesMetric):
         """ROC AUC of each label (NaN where a label lacks positives or negatives)."""
         if not self.batches:
             return np.zeros(0)
-        scores, positive = self.statistics()
-        return roc_auc_columns(scores, positive)
+        statistics = self.statistics()
+        if self._auc is None or self._auc[0] is not statistics:  # computed once per set of batches
+            self._auc = (statistics, roc_auc_columns(*statistics))
+        return self._auc[1]
 
     def accumulate(self) -> float:
         auc = self.per_label()

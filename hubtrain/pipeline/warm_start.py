@@ -9,9 +9,9 @@ from typing import Any
 
 import paddle
 
-from ..engine.checkpoint import BEST, WEIGHTS, CheckpointError, CheckpointManager, checkpoint_in
+from ..engine.checkpoint import BEST, CheckpointError, checkpoint_in
 from ..engine.report import log
-from ..engine.resume import check_network
+from ..engine.resume import checkpoint_weights
 from ..serialization.paddle_pickle import load_paddle_file
 
 __all__ = ["warm_start", "resolve_weights"]
@@ -61,10 +61,7 @@ def warm_start(task: Any, path: str) -> str:
     """Load `path` (see the module's docstring) into `task.network`; returns what was loaded."""
     source = resolve_weights(path)
     if os.path.isdir(source):
-        manager = CheckpointManager(os.path.dirname(source))
-        manifest, files = manager.load(source, [WEIGHTS])
-        check_network(task.network, manifest, source)
-        state: Any = files[WEIGHTS]
+        state: Any = checkpoint_weights(task.network, source)
     else:
         state = load_paddle_file(source)  # refuses, before it runs, a pickle that would run code
         if not isinstance(state, dict):

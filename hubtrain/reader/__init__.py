@@ -4,13 +4,8 @@ compat/paddlehub_paths.py)."""
 from ..compat.paddlehub_paths import name_submodules
 from ..data.reader_api import *  # noqa: F401,F403
 from ..data.reader_api import __all__  # noqa: F401
-from ..unsupported import missing_name
+from ..unsupported import namespace_getattr
 
 name_submodules(__name__)
 
-
-def __getattr__(name: str) -> object:
-    """A name this namespace lacks: PaddleHub 1.x's with what to use instead, else the nearest ones."""
-    if name.startswith("__"):
-        raise AttributeError(name)
-    raise missing_name(name, tuple(__all__), "hub.reader")
+__getattr__ = namespace_getattr("hub.reader", __all__)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence
 from ..engine import distributed
 from ..engine.checkpoint import WEIGHTS, network_signature
 from ..engine.report import is_main_process, log
-from ..engine.resume import check_network
+from ..engine.resume import checkpoint_weights
 
 if TYPE_CHECKING:
     from ..tasks.base import BaseTask
@@ -73,9 +73,7 @@ def load_best(task: "BaseTask", missing_ok: bool = True) -> bool:
         if not missing_ok:
             raise FileNotFoundError(f"no best_model in {manager.root if manager else 'checkpoint_dir (unset)'}.")
         return False
-    manifest, files = manager.load(path, [WEIGHTS])
-    check_network(task.network, manifest, path)
-    task.network.set_state_dict(files[WEIGHTS])
+    task.network.set_state_dict(checkpoint_weights(task.network, path))
     run.live_weights = False
     log("INFO", f"Load the best model from {path}")
     return True

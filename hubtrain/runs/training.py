@@ -31,7 +31,6 @@ from ..engine.signals import SignalStop
 from ..state import StepHistory, TrainState
 from .events import Dispatch, RunEvents
 from .frozen import FrozenBackbone, backbone_frozen
-from .records import RecordList
 
 if TYPE_CHECKING:
     from ..tasks.base import BaseTask
@@ -115,7 +114,7 @@ def _loader(task: "BaseTask", data: Any, batch_size: int, shuffle: bool, drop_la
     if len(sampler) == 0 and pad:
         raise ValueError(f"the {phase} dataset has {len(data)} samples, fewer than one batch of {batch_size} "
                          f"with drop_last=True: lower batch_size or set drop_last=False.")
-    collate = data.collate if isinstance(data, RecordList) else task.collate_fn()  # records pad themselves
+    collate = getattr(data, "collate", None) or task.collate_fn()  # a dataset that pads itself (records) says how
     return DataLoader(data, batch_sampler=sampler, num_workers=num_workers, return_list=True, collate_fn=collate)
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from ..engine.checkpoint import MANIFEST, WEIGHTS, CheckpointManager, checkpoint_in
-from ..engine.resume import check_network
+from ..engine.checkpoint import MANIFEST, checkpoint_in
+from ..engine.resume import checkpoint_weights
 
 if TYPE_CHECKING:
     from ..tasks.base import BaseTask
@@ -39,11 +39,10 @@ def load_weights(task: "BaseTask", path: Any) -> str:
     path = os.fspath(path)
     if os.path.isdir(path):
         where = _checkpoint_in(path)
-        manifest, files = CheckpointManager(os.path.dirname(os.path.abspath(where))).load(where, [WEIGHTS])
-        check_network(task.network, manifest, where,
-                      fix=f"load_parameters({path!r}) needs weights of this network: build the task as it was "
-                          f"built when they were saved (the same backbone, hidden_units and number of classes).")
-        task.network.set_state_dict(files[WEIGHTS])
+        task.network.set_state_dict(checkpoint_weights(
+            task.network, where, fix=f"load_parameters({path!r}) needs weights of this network: build the task as it "
+                                     f"was built when they were saved (the same backbone, hidden_units and number "
+                                     f"of classes)."))
         return where
     prefix = path[:-len(".pdparams")] if path.endswith(".pdparams") else path
     if os.path.isfile(prefix + ".pdparams"):

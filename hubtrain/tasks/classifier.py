@@ -1,7 +1,6 @@
 """Classification tasks: a dropout + fc stack head over the feature; logits out, softmax for predict."""
 from __future__ import annotations
 
-import weakref
 from typing import Any, Optional, Sequence
 
 import numpy as np
@@ -9,15 +8,14 @@ import paddle
 import paddle.nn as nn
 from paddle.static import InputSpec
 
-from ..engine.report import log
 from ..metrics import make_metrics
-from ..runs.results import scores_form
 from ..state import RunState
 from .base import BaseTask
 from .net import GlobalPool, as_sequence_feature, fc_head, sequence_feature_dim
+from .paddlehub1 import result_names
 from .text_networks import NETWORKS, build_network, masked_token_feature
 
-__all__ = ["ClassifierTask", "ImageClassifierTask", "TextClassifierTask", "class_names"]
+__all__ = ["ClassifierTask", "ImageClassifierTask", "TextClassifierTask"]
 
 
 class _LabelCheckedCE(nn.Layer):
@@ -38,25 +36,6 @@ class _LabelCheckedCE(nn.Layer):
             ) from None
 
 
-_WARNED: "weakref.WeakSet" = weakref.WeakSet()  # tasks told once that their classes have no names
-
-
-def class_names(task: BaseTask, label_list: Optional[Sequence[str]]) -> Optional[list]:
-    """The class names by id for `_postprocessing`, checked against the number of classes; None
-    (with a warning, once per task, as PaddleHub 1.8 gave) when the task has none."""
-    names = task._label_names(label_list)
-    if names is None:
-        if task in _WARNED:
-            return None
-        _WARNED.add(task)
-        log("WARNING", f"{type(task).__name__}.predict(return_result=True): the class names are unknown, so the "
-                       f"run states are returned; pass label_list=[...] to predict, or give the task a data_reader "
-                       f"whose dataset has its labels.", level=30)
-        return None
-    if len(names) != task.num_classes:
-        raise ValueError(f"label_list has {len(names)} names ({', '.join(map(str, names))}) but the task has "
-                         f"{task.num_classes} classes: give one name per class, in class-id order.")
-    return names
 
 
 class ClassifierTask(BaseTask):
@@ -65,6 +44,7 @@ class ClassifierTask(BaseTask):
     otherwise) and "matthews" (the multi-class correlation); `evaluate` reports each by its name.
     `predict(data=..., return_result=True)` gives each example's most probable class by name."""
 
+    scores_form = True  # _calculate_metrics gives PaddleHub 1.5-1.8's (scores, avg_loss, run_speed)
     default_metrics = ("acc",)
     allowed_metrics = ("acc", "f1", "precision", "recall", "matthews")
     dropout_rate = 0.0
@@ -111,16 +91,10 @@ class ClassifierTask(BaseTask):
     def _postprocess(self, outputs: list[paddle.Tensor]) -> list[paddle.Tensor]:
         return [nn.functional.softmax(outputs[0], axis=-1)] + list(outputs[1:])
 
-    def _calculate_metrics(self, run_states: Sequence[RunState]) -> tuple:
-        """PaddleHub 1.5-1.7's `(scores, avg_loss, run_speed)`: scores by metric name in
-        metrics_choices order ("acc", "f1", ...), the first the main one (see BaseTask's for how
-        each figure is counted)."""
-        return scores_form(self, run_states)
-
     def _postprocessing(self, run_states: Sequence[RunState], label_list: Optional[Sequence[str]] = None) -> Any:
         """Each example's most probable class by name (`label_list`, else the reader's labels), as
         PaddleHub 1.x returned; the run states themselves, with a warning, when no names are known."""
-        names = class_names(self, label_list)
+        names = result_names(self, label_list)
         if names is None:
             return list(run_states)
         return [names[int(i)] for rs in run_states for i in np.argmax(rs.run_results[0], axis=-1).reshape(-1)]

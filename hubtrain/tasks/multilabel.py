@@ -13,7 +13,8 @@ from ..metrics import MultiLabelAUC, make_metrics
 from ..runs.results import Figures
 from ..state import RunState
 from .checks import check_labels
-from .classifier import ClassifierTask, class_names
+from .classifier import ClassifierTask
+from .paddlehub1 import result_names
 
 __all__ = ["MultiLabelClassifierTask"]
 
@@ -76,7 +77,7 @@ class MultiLabelClassifierTask(ClassifierTask):
     def _postprocessing(self, run_states: Sequence[RunState], label_list: Optional[Sequence[str]] = None) -> Any:
         """Per example, `[{label: 1 if its sigmoid >= 0.5 else 0}, ...]` in label order; the run
         states themselves, with a warning, when the labels have no names."""
-        names = class_names(self, label_list)
+        names = result_names(self, label_list)
         if names is None:
             return list(run_states)
         return [[{name: int(p >= 0.5)} for name, p in zip(names, row)]

@@ -37,9 +37,8 @@ class TaskNet(nn.Layer):
         self.backbone_frozen = False
         self.feature_cache: Any = None
         params = named_inputs(feature.backbone)
-        names = [p.name for p in params or []]
         # the input whose zeros mark padding, which the feature cache leaves out of its keys
-        self.mask_index = next((names.index(n) for n in MASK_INPUTS if n in names), None)
+        self.mask_index = mask_input_index(params)
         # how many inputs a batch must carry at least: the backbone's required ones and the extras
         self.required_inputs = (len([p for p in params if p.default is p.empty]) if params else 1) + self._extra
         if params:
@@ -75,6 +74,12 @@ def with_signature(function: Any, instance: nn.Layer, params: list[inspect.Param
     forward.__signature__ = inspect.Signature(
         [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD), *params])
     return types.MethodType(forward, instance)
+
+
+def mask_input_index(params: Optional[Sequence[inspect.Parameter]]) -> Optional[int]:
+    """The position of the backbone input whose zeros mark padding (`MASK_INPUTS`), if it has one."""
+    names = [p.name for p in params or []]
+    return next((names.index(n) for n in MASK_INPUTS if n in names), None)
 
 
 def named_inputs(backbone: nn.Layer) -> Optional[list[inspect.Parameter]]:

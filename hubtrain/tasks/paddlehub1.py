@@ -5,6 +5,7 @@ what `predict(return_result=True)` returns (`_postprocessing`), `phase_guard`,
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, Iterator, Optional, Sequence
@@ -13,17 +14,41 @@ import numpy as np
 
 from ..engine.report import log
 from ..runs.record import phase_name
-from ..runs.results import Figures, figures, per_metric
+from ..runs.results import Figures, figures, per_metric, scores_form
 from ..runs.weights import load_weights
 from ..state import RunState
 
-__all__ = ["PaddleHub1Methods"]
+__all__ = ["PaddleHub1Methods", "result_names"]
 
+_UNNAMED: "weakref.WeakSet" = weakref.WeakSet()  # tasks told once that their results have no names
 _PHASES = ("train", "dev", "val", "eval", "test", "predict", "inference")  # PaddleHub 1.x's, and 'eval'
+
+
+def result_names(task: Any, label_list: Optional[Sequence[str]], what: str = "class names") -> Optional[list]:
+    """The names by id `_postprocessing` gives results under (`task._label_names`), checked against
+    the number of classes; None (with a warning, once per task, as PaddleHub 1.8 gave) when the
+    task has none."""
+    names = task._label_names(label_list)
+    if names is None:
+        if task in _UNNAMED:
+            return None
+        _UNNAMED.add(task)
+        log("WARNING", f"{type(task).__name__}.predict(return_result=True): the {what} are unknown, so the "
+                       f"run states are returned; pass label_list=[...] to predict, or give the task a data_reader "
+                       f"whose dataset has its labels.", level=30)
+        return None
+    if len(names) != task.num_classes:
+        raise ValueError(f"label_list has {len(names)} names ({', '.join(map(str, names))}) but the task has "
+                         f"{task.num_classes} classes: give one name per class, in class-id order.")
+    return names
 
 
 class PaddleHub1Methods:
     """Mixed into BaseTask: reads the task's reader, run record and network, keeps no state."""
+
+    # the built-in tasks give PaddleHub 1.5-1.8's `(scores, avg_loss, run_speed)`, keyed by their
+    # `_paddlehub1_scores`; a task built on BaseTask the custom-task guide's form
+    scores_form = False
 
     def _label_names(self, label_list: Optional[Sequence[str]] = None) -> Optional[list]:
         """The class names by id: `label_list`, else the reader's `label_map`, else its dataset's labels."""
@@ -77,6 +102,8 @@ class PaddleHub1Methods:
         `avg_loss` is the sample-weighted mean loss of `run_states`; the metrics are the task's
         as they stand: for an evaluation's run states, that evaluation's result; in training,
         the epoch's so far; `run_speed` is steps per second since the first run state began."""
+        if self.scores_form:
+            return scores_form(self, run_states)
         found = figures(self, run_states)
         return (found.loss, *per_metric(found), found.speed)
 

@@ -15,7 +15,7 @@ from ..data.example import LabelError
 from ..metrics import SquadEM, SquadMetric, make_metrics
 from ..metrics.cmrc2018 import Cmrc2018EM, Cmrc2018F1
 from ..runs.records import is_records
-from ..runs.results import Figures, scores_form
+from ..runs.results import Figures
 from ..state import RunState
 from .base import BaseTask
 from .checks import check_labels
@@ -128,6 +128,7 @@ class ReadingComprehensionTask(BaseTask):
     percent: "exact_match", "f1" (squad); "exact", "f1", "total" (squad2.0); "AVERAGE", "F1",
     "EM", "TOTAL", "SKIP" (cmrc2018, drcd)."""
 
+    scores_form = True  # _calculate_metrics gives PaddleHub 1.5-1.8's (scores, avg_loss, run_speed)
     default_metrics = ("em", "f1")
     allowed_metrics = ("em", "f1")
     output_names = ("start_logits", "end_logits")
@@ -290,12 +291,6 @@ class ReadingComprehensionTask(BaseTask):
         for feature in features:
             ids.setdefault(feature.example_index, feature.guid)
         return OrderedDict((ids[i], answers.get(i, "")) for i in sorted(ids))
-
-    def _calculate_metrics(self, run_states: Sequence[RunState]) -> tuple:
-        """PaddleHub 1.x's `(scores, avg_loss, run_speed)`, scores keyed by `sub_task` as its
-        evaluators keyed them, in percent (see the class docstring); empty in training, where
-        no answers are scored."""
-        return scores_form(self, run_states)
 
     def _metric_details(self, metrics: Sequence[Any]) -> dict:
         """The number of questions scored."""

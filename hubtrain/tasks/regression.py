@@ -9,8 +9,6 @@ import paddle.nn as nn
 from paddle.static import InputSpec
 
 from ..metrics import make_metrics
-from ..runs.results import scores_form
-from ..state import RunState
 from .base import BaseTask
 from .checks import check_labels
 from .net import fc_head
@@ -33,6 +31,7 @@ class RegressionTask(BaseTask):
     "spearman", "mse". `predict` gives the predicted value, [N, 1];
     `predict(data=..., return_result=True)` one number per example, as PaddleHub 1.x did."""
 
+    scores_form = True  # _calculate_metrics gives PaddleHub 1.5-1.8's (scores, avg_loss, run_speed)
     default_metrics = ("pearson",)
     allowed_metrics = ("pearson", "spearman", "mse")
     output_names = ("pred",)
@@ -60,11 +59,6 @@ class RegressionTask(BaseTask):
 
     def _add_metrics(self) -> list:
         return make_metrics(self.metrics_choices, self.allowed_metrics, kind="regression")
-
-    def _calculate_metrics(self, run_states: Sequence[RunState]) -> tuple:
-        """PaddleHub 1.5-1.7's `(scores, avg_loss, run_speed)`: scores by metric name in
-        metrics_choices order ("pearson", "spearman", "mse")."""
-        return scores_form(self, run_states)
 
     def _check_batch(self, phase: str, inputs: list, labels: list) -> None:
         super()._check_batch(phase, inputs, labels)

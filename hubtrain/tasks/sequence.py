@@ -2,7 +2,6 @@
 fc layer and, with `add_crf=True`, a linear-chain CRF decoded with Viterbi."""
 from __future__ import annotations
 
-import weakref
 from typing import Any, Optional, Sequence
 
 import numpy as np
@@ -10,19 +9,17 @@ import paddle
 import paddle.nn as nn
 from paddle.static import InputSpec
 
-from ..engine.report import log
 from ..metrics import TagScheme, make_metrics
-from ..runs.results import scores_form
 from ..state import RunState
 from .base import BaseTask
 from .checks import check_labels
 from .crf import LinearChainCRF
 from .net import as_sequence_feature, sequence_feature_dim
+from .paddlehub1 import result_names
 
 __all__ = ["SequenceLabelTask", "IGNORE_INDEX"]
 
 IGNORE_INDEX = -100  # a label the softmax loss skips (SequenceLabelReader(label_pad_value=-100))
-_UNNAMED: "weakref.WeakSet" = weakref.WeakSet()  # tasks told once that their tags have no names
 
 
 def _positions(like: paddle.Tensor, seq_len: paddle.Tensor) -> paddle.Tensor:
@@ -119,6 +116,7 @@ class SequenceLabelTask(BaseTask):
     `predict(data=..., return_result=True)` gives per example the tag names of its tokens
     ([CLS], [SEP] and padding cut), as PaddleHub 1.x did."""
 
+    scores_form = True  # _calculate_metrics gives PaddleHub 1.5-1.8's (scores, avg_loss, run_speed)
     default_metrics = ("f1",)
     allowed_metrics = ("f1", "precision", "recall")
     output_names = ("emissions", "tag_ids", "seq_len")
@@ -225,25 +223,16 @@ class SequenceLabelTask(BaseTask):
         return ~(ok if self.add_crf else ok | (tags == IGNORE_INDEX))
 
     # ------------------------------------------------------------------ PaddleHub 1.x's results
-    def _calculate_metrics(self, run_states: Sequence[RunState]) -> tuple:
-        """PaddleHub 1.5-1.7's `(scores, avg_loss, run_speed)`: chunk scores by name in
-        metrics_choices order ("f1", "precision", "recall")."""
-        return scores_form(self, run_states)
+    def _label_names(self, label_list: Optional[Sequence[str]] = None) -> Optional[list]:
+        """The tag names by id: `label_list`, else the task's tags."""
+        return super()._label_names(label_list) if label_list is not None else self.label_list
 
     def _postprocessing(self, run_states: Sequence[RunState], label_list: Optional[Sequence[str]] = None) -> Any:
         """Per example, the tag name of each of its tokens ([CLS]/[SEP] and padding cut), by
         `label_list` or the task's tags; the run states themselves, with a warning, without them."""
-        tags = list(label_list) if label_list is not None else self.label_list
+        tags = result_names(self, label_list, "tags")
         if tags is None:
-            if self in _UNNAMED:
-                return list(run_states)
-            _UNNAMED.add(self)
-            log("WARNING", "SequenceLabelTask.predict(return_result=True): the tags are unknown, so the run states "
-                           "are returned; pass label_list=[...] to predict or to the task.", level=30)
             return list(run_states)
-        if len(tags) != self.num_classes:
-            raise ValueError(f"label_list has {len(tags)} tags but the task has {self.num_classes}: give one "
-                             f"tag per id, in id order.")
         first = 1 if self.with_cls_sep else 0
         found = []
         for run_state in run_states:

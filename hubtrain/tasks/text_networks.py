@@ -27,16 +27,13 @@ could change with the batch it was in.)
 """
 from __future__ import annotations
 
-from typing import Optional
-
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
 from ..zoo.feature import FeatureRef
 from ..zoo.text import pad_mask
-from .feature_cache import MASK_INPUTS
-from .net import named_inputs, with_signature
+from .net import mask_input_index, named_inputs, with_signature
 
 __all__ = ["NETWORKS", "TokenFeatures", "masked_token_feature", "build_network", "split_mask"]
 
@@ -54,8 +51,7 @@ class TokenFeatures(nn.Layer):
         self.backbone = feature.backbone
         self._select = feature.select
         params = named_inputs(feature.backbone)
-        names = [p.name for p in params or []]
-        self.mask_index: Optional[int] = next((names.index(n) for n in MASK_INPUTS if n in names), None)
+        self.mask_index = mask_input_index(params)
         if params:  # show the backbone's inputs (TaskNet and paddle.jit read them from the signature)
             self.forward = with_signature(TokenFeatures.forward, self, params)
 

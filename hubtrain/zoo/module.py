@@ -66,7 +66,7 @@ class Module:
             return self._load_vision(entry.arch, {}, pretrained, {})
         if pretrained is False and entry.arch is not None:
             return self._load_vision(entry.arch, {}, None, {})
-        directory = entry.directory or (entry.cache_dir if _is_module_dir(entry.cache_dir) else None)
+        directory = entry.directory or (entry.cache_dir if registry.directory_kind(entry.cache_dir) else None)
         if directory is None:
             directory = _obtain(entry)
         self._load_directory(directory, pretrained=pretrained is not False)
@@ -305,11 +305,6 @@ def _read_info(directory: str) -> dict:
     if not isinstance(info, dict):
         raise ValueError(f"{path}: expected a JSON object.")
     return info
-
-
-def _is_module_dir(directory: str) -> bool:
-    return os.path.isdir(directory) and (os.path.exists(os.path.join(directory, MODULE_FILE))
-                                         or is_pretrained_dir(directory))
 
 
 def _network_reachable(host: str = "bj.bcebos.com", timeout: float = 2.0) -> bool:
