@@ -3,7 +3,6 @@ documentation write them with only the import changed (`import hubtrain as hub`)
 scripts (`__main__`, argparse) against a HUBTRAIN_HOME that holds the modules and datasets they
 name in PaddleHub's formats (tests/scripts/paddlehub1_home.py). Each training script is followed
 by its predict script, which reads the checkpoint the first one wrote."""
-import json
 import os
 import runpy
 import sys
