@@ -3,27 +3,36 @@ a user would type (`python -m paddle.distributed.launch --nproc_per_node N [--nn
 IP:PORT [--rank R]] ...`), shown, then run, one launcher per node.
 
 The launcher prints its node's first worker's log as it grows and keeps every worker's in its log
-directory (`workerlog.<local rank>`)."""
+directory (`workerlog.<local rank>`). With `max_restart`, a launcher whose job failed is started
+again, up to that many times, on every node: the workers resume from the newest checkpoint.
+(Paddle 3.3.1's launcher restarts a job itself only with an etcd master; docs/distributed.md.)"""
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
+import re
 import shlex
 import signal
 import socket
 import subprocess
 import sys
-from typing import Optional, Sequence
+import threading
+from dataclasses import dataclass
+from typing import IO, Optional, Sequence
 
 from .engine.report import log
 
 __all__ = ["launched", "check_launch", "launch_command", "log_directory", "run_launched", "worker_arguments",
-           "ENTRY", "LAUNCH_OPTIONS"]
+           "failed_workers", "FailedWorker", "ENTRY", "LAUNCH_OPTIONS"]
 
 ENTRY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "__main__.py")  # `hubtrain` as a script path
 
 # hubtrain's options that say how to launch, with whether each takes a value: the workers are not given them
-LAUNCH_OPTIONS = {"--nproc": True, "--nnodes": True, "--master": True, "--node-rank": True}
+LAUNCH_OPTIONS = {"--nproc": True, "--nnodes": True, "--master": True, "--node-rank": True, "--max-restart": True}
+
+# The launcher's line for a worker that failed (Paddle 3.3.1, launch/job/container.py, Container.__str__)
+_FAILED_LINE = re.compile(r"Container rank (\d+) status failed cmd .* code (-?\d+) log (\S+)")
 
 
 def launched() -> bool:
@@ -32,7 +41,8 @@ def launched() -> bool:
     return "PADDLE_LOCAL_SIZE" in os.environ or "PADDLE_TRAINER_ID" in os.environ
 
 
-def check_launch(nproc: int, nnodes: int = 1, master: Optional[str] = None, node_rank: Optional[int] = None) -> None:
+def check_launch(nproc: int, nnodes: int = 1, master: Optional[str] = None, node_rank: Optional[int] = None,
+                 max_restart: int = 0) -> None:
     """A ValueError naming the option and the fix for a launch Paddle's launcher could not make
     (checked before anything starts: the launcher itself would wait for ever on some of them)."""
     if nproc < 1:
@@ -54,20 +64,26 @@ def check_launch(nproc: int, nnodes: int = 1, master: Optional[str] = None, node
                              f"there, e.g. 10.0.0.1:8090 (127.0.0.1:PORT for nodes on this machine). Paddle's "
                              f"launcher compares the address with each node's own to choose the node that serves "
                              f"the meeting point, so a host name does not work.")
+    if max_restart < 0:
+        raise ValueError(f"--max-restart {max_restart} is not accepted: give how many times a failed job may start "
+                         f"again, a whole number >= 0 (the same on every node).")
     if node_rank is not None and not 0 <= node_rank < nnodes:
         raise ValueError(f"--node-rank {node_rank} is not accepted: give this node's place, 0 to {nnodes - 1} "
                          f"(0 on the --master node), or leave it out to let the launcher number the nodes.")
 
 
 def launch_command(nproc: int, args: Sequence[str], log_dir: str, nnodes: int = 1, master: Optional[str] = None,
-                   node_rank: Optional[int] = None) -> list[str]:
-    """`hubtrain <args>` in `nproc` processes on this node (of `nnodes`) under paddle.distributed.launch."""
+                   node_rank: Optional[int] = None, job_id: Optional[str] = None) -> list[str]:
+    """`hubtrain <args>` in `nproc` processes on this node (of `nnodes`) under paddle.distributed.launch.
+    `job_id` names the launchers' meeting in the master's store (a restart takes a new one)."""
     check_launch(nproc, nnodes, master, node_rank)
     command = [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", str(nproc)]
     if nnodes > 1 or master:
         command += ["--nnodes", str(nnodes), "--master", master]
     if node_rank is not None:
         command += ["--rank", str(node_rank)]
+    if job_id is not None:
+        command += ["--job_id", job_id]
     return command + ["--log_dir", log_dir, ENTRY, *args]
 
 
@@ -99,18 +115,70 @@ def worker_arguments(argv: Sequence[str]) -> list[str]:
     return kept
 
 
-def run_launched(nproc: int, args: Sequence[str], log_dir: str, nnodes: int = 1, master: Optional[str] = None,
-                 node_rank: Optional[int] = None) -> int:
-    """Run `hubtrain <args>` under Paddle's launcher and wait; the launcher's exit code.
+@dataclass
+class FailedWorker:
+    """A worker the launcher reported failed: its place on this node, its exit code (minus the
+    signal that ended it), its log, and its rank in the job (from the launcher's envlog)."""
+    local_rank: int
+    code: int
+    log: str
+    rank: Optional[int] = None
+
+    def __str__(self) -> str:
+        try:
+            how = f"signal {signal.Signals(-self.code).name}" if self.code < 0 else f"exit code {self.code}"
+        except ValueError:
+            how = f"exit code {self.code}"
+        who = f"worker {self.local_rank} of this node"
+        who = f"rank {self.rank} ({who})" if self.rank is not None else who
+        return f"{who} ended with {how}; its log: {self.log}"
+
+
+def failed_workers(launcher_lines: Sequence[str], log_dir: str) -> list[FailedWorker]:
+    """The failed workers named in a launcher's output, each with its rank in the job."""
+    found = []
+    for line in launcher_lines:
+        match = _FAILED_LINE.search(line)
+        if match:
+            local = int(match.group(1))
+            found.append(FailedWorker(local, int(match.group(2)), match.group(3), _job_rank(log_dir, local)))
+    return found
+
+
+def _job_rank(log_dir: str, local_rank: int) -> Optional[int]:
+    """PADDLE_TRAINER_ID of this node's worker `local_rank`, from the environment the launcher
+    logged for it (the last start's, as the file grows by one block each start)."""
+    rank = None
+    try:
+        with open(os.path.join(log_dir, f"envlog.{local_rank}"), encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("PADDLE_TRAINER_ID="):
+                    rank = int(line.split("=", 1)[1])
+    except (OSError, ValueError):
+        return None
+    return rank
+
+
+def _pass_on(stream: IO[str], seen: list[str]) -> None:
+    """Copy the launcher's stderr (its own log lines) to ours as it comes, keeping the failures."""
+    for line in stream:
+        sys.stderr.write(line)
+        sys.stderr.flush()
+        if "status failed" in line:
+            seen.append(line)
+
+
+def _launch_once(command: Sequence[str]) -> tuple[int, list[str]]:
+    """Run one launcher and wait: its exit code and its lines about failed workers.
 
     The launcher runs in its own session, so a Ctrl-C at the terminal reaches it once, from here:
     a Ctrl-C or SIGTERM here is passed on to it once (it stops its workers, which checkpoint), the
     launcher is waited for, and the interruption is raised again for the command to report."""
-    command = launch_command(nproc, args, log_dir, nnodes, master, node_rank)
-    where = f" on this node of {nnodes}" if nnodes > 1 else ""
-    log("INFO", f"starting {nproc} processes{where} (worker logs in {os.path.abspath(log_dir)}): "
-                f"{shlex.join(command)}")
-    launcher = subprocess.Popen(command, start_new_session=True)
+    launcher = subprocess.Popen(command, start_new_session=True, stderr=subprocess.PIPE, text=True,
+                                errors="replace", bufsize=1)
+    seen: list[str] = []
+    reader = threading.Thread(target=_pass_on, args=(launcher.stderr, seen), daemon=True)
+    reader.start()
     stopped_by: Optional[KeyboardInterrupt] = None
     while True:
         try:
@@ -121,7 +189,51 @@ def run_launched(nproc: int, args: Sequence[str], log_dir: str, nnodes: int = 1,
                 stopped_by = e
                 sent = signal.SIGTERM if getattr(e, "signal_name", "SIGINT") == "SIGTERM" else signal.SIGINT
                 launcher.send_signal(sent)
+    reader.join(timeout=30)
     if stopped_by is not None:
         log("INFO", f"the launcher stopped its workers and ended with exit code {code}")
         raise stopped_by
+    return code, seen
+
+
+def _newest_checkpoint(checkpoint_dir: Optional[str]) -> str:
+    """Where the next start resumes from, as far as this node can see (rank 0 writes checkpoints)."""
+    steps = [name for name in os.listdir(checkpoint_dir) if name.startswith("step_") and name[5:].isdigit()] \
+        if checkpoint_dir and os.path.isdir(checkpoint_dir) else []
+    if not steps:
+        return "no checkpoint on this node yet (the job's rank 0 writes them)"
+    newest = max(steps, key=lambda name: int(name[5:]))
+    return f"the newest checkpoint here is {os.path.join(checkpoint_dir, newest)}"
+
+
+def run_launched(nproc: int, args: Sequence[str], log_dir: str, nnodes: int = 1, master: Optional[str] = None,
+                 node_rank: Optional[int] = None, max_restart: int = 0, checkpoint_dir: Optional[str] = None) -> int:
+    """Run `hubtrain <args>` under Paddle's launcher and wait; the launcher's exit code.
+
+    A job that fails (a worker lost, killed or crashed; the launcher stops the others) is started
+    again, up to `max_restart` times: every node's launcher fails with the job, so every node
+    starts again, each restart meeting under a job id of its own so that no launcher finds the
+    last start's peers in the master's store. The workers resume from the newest whole checkpoint
+    in `checkpoint_dir`. Each failure is logged naming the failed workers' ranks and logs."""
+    check_launch(nproc, nnodes, master, node_rank, max_restart)
+    where = f" on this node of {nnodes}" if nnodes > 1 else ""
+    for start in range(max_restart + 1):
+        command = launch_command(nproc, args, log_dir, nnodes, master, node_rank,
+                                 job_id=f"hubtrain-restart{start}" if start else None)
+        log("INFO", f"starting {nproc} processes{where} (worker logs in {os.path.abspath(log_dir)}): "
+                    f"{shlex.join(command)}")
+        code, lines = _launch_once(command)
+        if code == 0:
+            return 0
+        failed = "; ".join(str(worker) for worker in failed_workers(lines, log_dir)) or \
+            "no worker failure reported (the launcher's output above says why)"
+        if start < max_restart:
+            log("WARNING", f"the job failed on this node (launcher exit code {code}): {failed}. Starting it again "
+                           f"(restart {start + 1} of {max_restart}); the workers resume from the newest whole "
+                           f"checkpoint ({_newest_checkpoint(checkpoint_dir)}).", logging.WARNING)
+        else:
+            again = f" after {max_restart} restart{'s' if max_restart > 1 else ''}" if max_restart else ""
+            log("ERROR", f"the job stopped{again} (launcher exit code {code}): {failed}. Checkpoints are written "
+                         f"whole or not at all, so none is lost: {_newest_checkpoint(checkpoint_dir)}; the same "
+                         f"command, started again once the cause is mended, resumes from it.", logging.ERROR)
     return code

@@ -1,5 +1,6 @@
 """RunConfig validation, checkpoint integrity, and bad input refused before anything is overwritten."""
 import os
+import random
 
 import numpy as np
 import paddle
@@ -191,3 +192,24 @@ def test_feature_of_unknown_type_is_refused():
 def test_num_classes_must_be_sensible():
     with pytest.raises(ValueError, match="num_classes = 1"):
         hub.TextClassifierTask(feature=mlp_backbone(), num_classes=1)
+
+
+def test_a_resumed_rank_gets_its_own_random_states_back():
+    """A job's RNG file holds every rank's states (each rank draws its own dropout masks, more or
+    fewer as its batches pad longer or shorter); each rank of a job of that size takes its own,
+    and a job of another size rank 0's, as from a one-process file."""
+    from hubtrain.engine.checkpoint import capture_rng, ranks_rng, restore_rng
+
+    paddle.seed(1)
+    states, next_draws = [], []
+    for _ in range(3):                      # three ranks' states, each followed by its own draws
+        states.append(capture_rng())
+        next_draws.append((paddle.rand([2]).numpy(), np.random.rand(), random.random()))
+    job = ranks_rng(states)
+    assert set(job) - set(states[0]) == {"other_ranks"} and ranks_rng(states[:1]) == states[0]
+    for rank in range(3):
+        restore_rng(job, rank, 3)
+        draws = (paddle.rand([2]).numpy(), np.random.rand(), random.random())
+        assert np.array_equal(draws[0], next_draws[rank][0]) and draws[1:] == next_draws[rank][1:]
+    restore_rng(job, 1, 2)                  # a job of 2 resuming a checkpoint of 3: rank 0's
+    assert np.array_equal(paddle.rand([2]).numpy(), next_draws[0][0])

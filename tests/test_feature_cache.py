@@ -180,7 +180,7 @@ def test_data_that_change_every_epoch_turn_the_cache_off(digits, tmp_path, hub_w
 
 def test_to_static_and_a_switch_leave_the_cache_out(digits, tmp_path):
     for options, why in (({"to_static": True}, "to_static"), ({"feature_cache": False}, "feature_cache=False")):
-        config = hub.RunConfig(use_vdl=False, num_epoch=1, **options)
+        config = hub.RunConfig(use_vdl=False, num_epoch=1, checkpoint_dir=str(tmp_path / why), **options)
         task = hub.ImageClassifierTask(feature=frozen_backbone(), num_classes=10, feature_dim=64, config=config,
                                        inputs=[paddle.static.InputSpec([None, 64], "float32", "x")])
         task.finetune(digits[0])

@@ -356,3 +356,22 @@ def test_hubtrain_export_refuses_crafted_weights(tmp_path, tiny_bert_dir):
     assert run.returncode != 0, run.stdout
     assert f"{evil}: {REFUSAL}" in " ".join(run.stderr.split())
     assert not marker.exists() and not (tmp_path / "out").exists()
+
+
+def test_what_ranks_send_each_other_is_a_record_and_a_pickle_is_refused():
+    """The values ranks exchange (metric statistics, losses, names, random states) travel as
+    record bytes: the same values come back, and a pickle sent in their place is refused unread."""
+    from hubtrain.serialization.records import RecordError, record_bytes, record_from_bytes
+
+    value = ([np.arange(4, dtype=np.float32), np.int64(7)], (), "ckpt_1", {"loss": float("nan"), "n": 3})
+    back = record_from_bytes(record_bytes(value, "a value"), "what rank 1 sent")
+    assert np.array_equal(back[0][0], value[0][0]) and back[0][0].dtype == np.float32 and back[0][1] == 7
+    assert back[1:3] == ((), "ckpt_1") and back[3]["n"] == 3 and np.isnan(back[3]["loss"])
+
+    class Runs:
+        def __reduce__(self):
+            return (os.system, ("echo ran > /dev/null",))
+
+    for crafted in (pickle.dumps(Runs()), pickle.dumps(value), b""):
+        with pytest.raises(RecordError, match="what rank 1 sent is not a record"):
+            record_from_bytes(crafted, "what rank 1 sent")

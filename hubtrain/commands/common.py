@@ -50,8 +50,8 @@ def add_set_option(parser: argparse.ArgumentParser) -> None:
 
 
 def add_launch_options(parser: argparse.ArgumentParser) -> None:
-    """--nproc, --nnodes, --master, --node-rank: the command in several processes under Paddle's
-    launcher (docs/distributed.md)."""
+    """--nproc, --nnodes, --master, --node-rank, --max-restart: the command in several processes
+    under Paddle's launcher, started again when a worker fails (docs/distributed.md)."""
     group = parser.add_argument_group("several processes and nodes (Paddle's launcher; docs/distributed.md)")
     group.add_argument("--nproc", type=int, metavar="N",
                        help="run in N processes on this node under `python -m paddle.distributed.launch` (the "
@@ -63,6 +63,9 @@ def add_launch_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--node-rank", type=int, metavar="R",
                        help="this node's place, 0 to M-1 (default: the launcher numbers the nodes, the --master "
                             "node first)")
+    group.add_argument("--max-restart", type=int, default=0, metavar="K",
+                       help="start the job again, up to K times, when a worker fails; it resumes from the newest "
+                            "checkpoint (give the same K on every node; default 0)")
 
 
 def check_launch_options(args: argparse.Namespace) -> bool:
@@ -71,13 +74,18 @@ def check_launch_options(args: argparse.Namespace) -> bool:
     from ..launch import check_launch, launched
 
     if args.nproc is None and args.nnodes is None:
-        return False
+        if args.max_restart > 0:
+            raise OptionError(f"--max-restart {args.max_restart} needs --nproc N (or --nnodes): restarts are "
+                              f"made by starting Paddle's launcher again; a run in this one process is not "
+                              f"launched (use --nproc 1 to run one process under the launcher).")
     nproc, nnodes = args.nproc if args.nproc is not None else 1, args.nnodes if args.nnodes is not None else 1
     try:
-        check_launch(nproc, nnodes, args.master, args.node_rank)
+        check_launch(nproc, nnodes, args.master, args.node_rank, args.max_restart)
     except ValueError as e:
         raise OptionError(str(e)) from None
-    return (nproc > 1 or nnodes > 1) and not launched()
+    if args.nproc is None and args.nnodes is None:
+        return False
+    return (nproc > 1 or nnodes > 1 or args.max_restart > 0) and not launched()
 
 
 def launch_workers(args: argparse.Namespace, checkpoint_dir: str) -> int:
@@ -89,7 +97,8 @@ def launch_workers(args: argparse.Namespace, checkpoint_dir: str) -> int:
     argv = getattr(args, "command_line", None)
     nnodes = args.nnodes or 1
     return run_launched(args.nproc or 1, worker_arguments(sys.argv[1:] if argv is None else argv),
-                        log_directory(checkpoint_dir, nnodes, args.node_rank), nnodes, args.master, args.node_rank)
+                        log_directory(checkpoint_dir, nnodes, args.node_rank), nnodes, args.master, args.node_rank,
+                        args.max_restart, checkpoint_dir)
 
 
 def guarded(command: str, work: Callable[[], int], debug: bool = False,

@@ -28,7 +28,7 @@ from ..serialization.paddle_pickle import UnsafeFileError, load_legacy_pickle, l
 from ..serialization.records import Packed, RecordError, pack_record, pack_weights, read_record, read_weights
 
 __all__ = ["CheckpointError", "CheckpointFormatError", "CheckpointManager", "checkpoint_in", "network_signature", "capture_rng",
-           "restore_rng", "WEIGHTS", "OPTIMIZER", "SCALER", "CALLBACKS", "RNG", "TRAINER_STATE", "STEP_NEEDS",
+           "restore_rng", "ranks_rng", "WEIGHTS", "OPTIMIZER", "SCALER", "CALLBACKS", "RNG", "TRAINER_STATE", "STEP_NEEDS",
            "BEST_NEEDS"]
 
 FORMAT = 2
@@ -42,6 +42,7 @@ OPTIMIZER = "optimizer.safetensors"
 SCALER = "scaler.safetensors"
 CALLBACKS = "callbacks.safetensors"
 RNG = "rng.json"
+OTHER_RANKS = "other_ranks"  # in RNG: the states of ranks 1.. of a job of several processes
 TRAINER_STATE = "trainer_state.json"
 _RECORDS = (OPTIMIZER, SCALER, CALLBACKS)
 # What a resume of a step checkpoint reads whatever else it holds, and what a best model holds
@@ -138,8 +139,19 @@ def _rng_parts(state: Any) -> tuple:
     return generators, numpy_state, python_state, cuda
 
 
-def restore_rng(state: dict[str, Any]) -> None:
-    """Put back what `capture_rng` took."""
+def ranks_rng(states: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The RNG file of a job: rank 0's states, as one process's file holds them, and every other
+    rank's in rank order. Each rank draws its own numbers (dropout masks over batches whose padded
+    length differs between ranks), so a resumed rank needs its own states back."""
+    return dict(states[0], **{OTHER_RANKS: list(states[1:])}) if len(states) > 1 else dict(states[0])
+
+
+def restore_rng(state: dict[str, Any], rank: int = 0, world_size: int = 1) -> None:
+    """Put back what `capture_rng` took: this rank's states when the file holds one per rank of a
+    job of this size, else rank 0's (a file of one process, or of a job of another size)."""
+    others = state.get(OTHER_RANKS) or []
+    if rank > 0 and len(others) == world_size - 1:
+        state = others[rank - 1]
     generators, numpy_state, python_state, cuda = _rng_parts(state)
     paddle.set_rng_state(generators)
     np.random.set_state(numpy_state)
@@ -213,8 +225,9 @@ def _read(path: str, name: str, fmt: int) -> Any:
             return read_weights(target) if name == WEIGHTS else read_record(target)
         else:
             value = _read_format1(path, target, name)
-        if name == RNG:
-            _rng_parts(value)  # malformed states fail here, before a resume changes anything
+        if name == RNG:  # malformed states fail here, before a resume changes anything
+            for state in [value, *value.get(OTHER_RANKS, [])] if isinstance(value, dict) else [value]:
+                _rng_parts(state)
         return value
     except (RecordError, pickle.UnpicklingError, EOFError, ValueError) as e:
         raise CheckpointError(f"checkpoint file {target} cannot be read ({e}): {_fix(path)}.") from None

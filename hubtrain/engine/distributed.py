@@ -14,6 +14,7 @@ import numpy as np
 import paddle
 
 from ..metrics.base import HubMetric, host
+from ..serialization.records import record_bytes, record_from_bytes
 
 __all__ = ["world_size", "rank", "gather", "barrier", "can_shard", "merge_metrics", "global_weighted_loss"]
 
@@ -27,10 +28,22 @@ def rank() -> int:
 
 
 def gather(obj: Any) -> list:
-    """Every rank's `obj` (picklable), in rank order, on every rank."""
-    out: list = []
-    paddle.distributed.all_gather_object(out, obj)
-    return out
+    """Every rank's `obj` (plain data and arrays, as a record holds), in rank order, on every rank.
+
+    Sent as record bytes, not pickles (paddle's all_gather_object unpickles what the other ranks
+    send, which would run whatever code those bytes name)."""
+    if world_size() <= 1:
+        return [obj]
+    mine = np.frombuffer(record_bytes(obj, "a value sent to the other ranks"), dtype=np.uint8)
+    sizes: list = []
+    paddle.distributed.all_gather(sizes, paddle.to_tensor([mine.size], dtype="int64"))
+    longest = max(int(size.item()) for size in sizes)
+    padded = np.zeros(longest, dtype=np.uint8)
+    padded[:mine.size] = mine
+    received: list = []
+    paddle.distributed.all_gather(received, paddle.to_tensor(padded))
+    return [record_from_bytes(data.numpy()[:int(size.item())].tobytes(), f"what rank {rank_} sent")
+            for rank_, (data, size) in enumerate(zip(received, sizes))]
 
 
 def barrier() -> None:

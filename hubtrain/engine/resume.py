@@ -28,6 +28,7 @@ class Resumable:
     state: TrainState
     callbacks: Any       # an engine CallbackList
     name: str = ""       # what trained, for messages ("ClassifierTask")
+    rng: Optional[dict] = None  # the random states to save (every rank's, from ranks_rng); default this process's
 
 
 def _callback_states(callbacks: Any) -> dict[str, Any]:
@@ -45,7 +46,7 @@ def checkpoint_files(run: Resumable) -> tuple[dict[str, Any], dict]:
     """The files of a checkpoint of `run` now, and the manifest's extra fields."""
     files: dict[str, Any] = {
         WEIGHTS: run.network.state_dict(),
-        RNG: capture_rng(),
+        RNG: run.rng if run.rng is not None else capture_rng(),
         TRAINER_STATE: run.state.to_dict(),
     }
     if run.optimizer is not None:
@@ -169,7 +170,7 @@ def restore_latest(run: Resumable, manager: CheckpointManager) -> Optional[str]:
             f"moments start afresh, so the run will not end as an uninterrupted one would.", level=30)
     if run.scaler is not None and SCALER in files:
         run.scaler.load_state_dict(files[SCALER])
-    restore_rng(files[RNG])
+    restore_rng(files[RNG], paddle.distributed.get_rank(), paddle.distributed.get_world_size())
     saved = TrainState.from_dict(files[TRAINER_STATE])
     run.callbacks.load_state_dict(_by_key(files.get(CALLBACKS, {}), run.callbacks))
     for f in dataclasses.fields(TrainState):

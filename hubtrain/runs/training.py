@@ -25,6 +25,7 @@ from ..engine.events import Callback
 from ..engine.numerics import NonFiniteGuard
 from ..engine.plan import TrainPlan
 from ..engine.report import ProgressBar, is_main_process, log
+from ..engine.checkpoint import capture_rng, ranks_rng
 from ..engine.resume import Resumable, checkpoint_files, restore_latest
 from ..engine.sampler import ResumableBatchSampler
 from ..engine.signals import SignalStop
@@ -185,11 +186,12 @@ def save_checkpoint(task: "BaseTask") -> Optional[str]:
     if run.guard is not None:
         run.guard.check_weights()  # every rank: their weights are the same
     run.last_save_step = run.state.global_step
+    rng = ranks_rng(distributed.gather(capture_rng()))  # every rank's: each draws its own dropout masks
     if not is_main_process():
         return None
     callbacks = run.loop.callbacks if run.loop is not None else []
     files, meta = checkpoint_files(Resumable(task.network, task.optimizer, task.grad_scaler, run.state,
-                                             callbacks, type(task).__name__))
+                                             callbacks, type(task).__name__, rng))
     path = manager.save(run.state.global_step, files, meta)
     log("INFO", f"Saving model checkpoint to {path}")
     return path

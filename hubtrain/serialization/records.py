@@ -19,7 +19,7 @@ import safetensors
 import safetensors.numpy
 
 __all__ = ["RecordError", "Packed", "pack_record", "pack_weights", "write_record", "read_record",
-           "write_weights", "read_weights"]
+           "write_weights", "read_weights", "record_bytes", "record_from_bytes"]
 
 RECORD_FORMAT = "hubtrain.record.1"
 _FORMAT_KEY = "format"
@@ -206,9 +206,7 @@ def _decode(node: Any, arrays: dict[str, np.ndarray], path: str) -> Any:
     raise RecordError(f"{path}: its record holds an entry hubtrain does not write: {str(node)[:80]}.")
 
 
-def read_record(path: str) -> Any:
-    """The value `write_record` wrote to `path`; RecordError for anything else."""
-    metadata, arrays = _open(path)
+def _record(metadata: dict[str, str], arrays: dict[str, np.ndarray], path: str) -> Any:
     if metadata.get(_FORMAT_KEY) != RECORD_FORMAT or _RECORD_KEY not in metadata:
         raise RecordError(f"{path} is a safetensors file but not a hubtrain record "
                           f"(its metadata has no {_FORMAT_KEY} {RECORD_FORMAT!r}).")
@@ -220,6 +218,30 @@ def read_record(path: str) -> Any:
         return _decode(structure, arrays, path)
     except RecursionError:
         raise RecordError(f"{path}: its record is nested too deeply.") from None
+
+
+def read_record(path: str) -> Any:
+    """The value `write_record` wrote to `path`; RecordError for anything else."""
+    return _record(*_open(path), path)
+
+
+def record_bytes(value: Any, what: str) -> bytes:
+    """`value` as the bytes of a record file, to send to another process."""
+    return pack_record(value, what).to_bytes()
+
+
+def record_from_bytes(data: bytes, what: str) -> Any:
+    """The value `record_bytes` gave, read as a record file is: data only, never code."""
+    try:
+        size = int.from_bytes(data[:8], "little")
+        header = json.loads(data[8:8 + size])
+        metadata = (header.get("__metadata__") or {}) if isinstance(header, dict) else None
+        arrays = safetensors.numpy.load(data)
+    except (ValueError, safetensors.SafetensorError) as e:
+        raise RecordError(f"{what} is not a record ({e}).") from None
+    if not isinstance(metadata, dict):
+        raise RecordError(f"{what} is not a record (its header is not a mapping).")
+    return _record(metadata, arrays, what)
 
 
 def read_weights(path: str) -> dict[str, paddle.Tensor]:
