@@ -115,34 +115,85 @@ def worker_arguments(argv: Sequence[str]) -> list[str]:
     return kept
 
 
+# What a worker's log holds when its collective lost a peer (gloo, on CPU, as seen here): its
+# abort is then the consequence of another worker's end, not the cause
+_PEER_LOST = ("gloo::", "Connection reset by peer", "Connection closed by peer")
+
+
 @dataclass
 class FailedWorker:
-    """A worker the launcher reported failed: its place on this node, its exit code (minus the
-    signal that ended it), its log, and its rank in the job (from the launcher's envlog)."""
+    """A worker of this node in a start that failed: its place on the node, its rank in the job
+    (from the launcher's envlog), its log, its exit code when the launcher reported it (minus the
+    signal that ended it), and what its log says of this start: "peer" (its collective lost a
+    peer), "silent" (nothing: killed from outside) or its last line."""
     local_rank: int
-    code: int
     log: str
     rank: Optional[int] = None
+    code: Optional[int] = None
+    words: str = "silent"
 
     def __str__(self) -> str:
-        try:
-            how = f"signal {signal.Signals(-self.code).name}" if self.code < 0 else f"exit code {self.code}"
-        except ValueError:
-            how = f"exit code {self.code}"
         who = f"worker {self.local_rank} of this node"
         who = f"rank {self.rank} ({who})" if self.rank is not None else who
-        return f"{who} ended with {how}; its log: {self.log}"
+        if self.code is None:
+            how = ""
+        elif self.code < 0 and -self.code in signal.valid_signals():
+            how = f" with signal {signal.Signals(-self.code).name}"
+        else:
+            how = f" with exit code {self.code}"
+        if self.words == "peer":
+            why = " after its connection to another rank broke (a consequence, not the cause)"
+        elif self.words == "silent":
+            why = (" without a word in its log, as a process ended from outside does (SIGKILL: the out-of-memory "
+                   "killer, a lost machine, a kill by hand)")
+        else:
+            why = f", its log ending {self.words!r}"
+        return f"{who} ended{how}{why}; its log: {self.log}"
 
 
-def failed_workers(launcher_lines: Sequence[str], log_dir: str) -> list[FailedWorker]:
-    """The failed workers named in a launcher's output, each with its rank in the job."""
-    found = []
+def failed_workers(launcher_lines: Sequence[str], log_dir: str, nproc: int = 0,
+                   offsets: Optional[dict[int, int]] = None) -> list[FailedWorker]:
+    """This node's workers after a failed start, the likely cause first: those whose log ends in
+    an error, then those that ended without a word, then those that lost a peer. The launcher
+    reports one failed worker's exit code (the first of its node it finds failed, which on one
+    node is often a peer of the one that died); each log is read from `offsets` (its size before
+    the start) to its end. Without `nproc`, just the workers the launcher named."""
+    codes, logs = {}, {}
     for line in launcher_lines:
         match = _FAILED_LINE.search(line)
         if match:
-            local = int(match.group(1))
-            found.append(FailedWorker(local, int(match.group(2)), match.group(3), _job_rank(log_dir, local)))
-    return found
+            codes[int(match.group(1))] = int(match.group(2))
+            logs[int(match.group(1))] = match.group(3)
+    found = []
+    for local in sorted(set(range(nproc)) | set(codes)):
+        log_file = logs.get(local, os.path.join(log_dir, f"workerlog.{local}"))
+        found.append(FailedWorker(local, log_file, _job_rank(log_dir, local), codes.get(local),
+                                  _last_words(log_file, (offsets or {}).get(local, 0))))
+    order = {"peer": 2, "silent": 1}
+    return sorted(found, key=lambda worker: order.get(worker.words, 0))
+
+
+def _last_words(log_file: str, offset: int) -> str:
+    """What a worker's log says of one start (from `offset`): "peer", "silent" or its last line."""
+    try:
+        with open(log_file, "rb") as f:
+            f.seek(offset)
+            text = f.read().decode("utf-8", errors="replace")
+    except OSError:
+        return "silent"
+    if any(mark in text for mark in _PEER_LOST):
+        return "peer"
+    errors = [line.strip() for line in text.splitlines() if "Error" in line or "error:" in line]
+    return errors[-1][:200] if errors else "silent"
+
+
+def _log_sizes(log_dir: str, nproc: int) -> dict[int, int]:
+    """Each worker log's size now, by local rank: a start appends to them, so its part starts there."""
+    sizes = {}
+    for local in range(nproc):
+        path = os.path.join(log_dir, f"workerlog.{local}")
+        sizes[local] = os.path.getsize(path) if os.path.isfile(path) else 0
+    return sizes
 
 
 def _job_rank(log_dir: str, local_rank: int) -> Optional[int]:
@@ -198,12 +249,12 @@ def _launch_once(command: Sequence[str]) -> tuple[int, list[str]]:
 
 def _newest_checkpoint(checkpoint_dir: Optional[str]) -> str:
     """Where the next start resumes from, as far as this node can see (rank 0 writes checkpoints)."""
-    steps = [name for name in os.listdir(checkpoint_dir) if name.startswith("step_") and name[5:].isdigit()] \
-        if checkpoint_dir and os.path.isdir(checkpoint_dir) else []
+    from .engine.checkpoint import CheckpointManager
+
+    steps = CheckpointManager(checkpoint_dir).steps() if checkpoint_dir else []
     if not steps:
         return "no checkpoint on this node yet (the job's rank 0 writes them)"
-    newest = max(steps, key=lambda name: int(name[5:]))
-    return f"the newest checkpoint here is {os.path.join(checkpoint_dir, newest)}"
+    return f"the newest checkpoint here is {steps[-1]}"
 
 
 def run_launched(nproc: int, args: Sequence[str], log_dir: str, nnodes: int = 1, master: Optional[str] = None,
@@ -222,11 +273,11 @@ def run_launched(nproc: int, args: Sequence[str], log_dir: str, nnodes: int = 1,
                                  job_id=f"hubtrain-restart{start}" if start else None)
         log("INFO", f"starting {nproc} processes{where} (worker logs in {os.path.abspath(log_dir)}): "
                     f"{shlex.join(command)}")
+        offsets = _log_sizes(log_dir, nproc)
         code, lines = _launch_once(command)
         if code == 0:
             return 0
-        failed = "; ".join(str(worker) for worker in failed_workers(lines, log_dir)) or \
-            "no worker failure reported (the launcher's output above says why)"
+        failed = "; ".join(str(worker) for worker in failed_workers(lines, log_dir, nproc, offsets))
         if start < max_restart:
             log("WARNING", f"the job failed on this node (launcher exit code {code}): {failed}. Starting it again "
                            f"(restart {start + 1} of {max_restart}); the workers resume from the newest whole "

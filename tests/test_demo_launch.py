@@ -17,6 +17,7 @@ def test_the_command_is_paddles_launcher_on_hubtrain():
         launch_command(0, [], "logs")
 
 
+@pytest.mark.slow
 def test_the_demo_runs_in_two_processes(tmp_path):
     ckpt = tmp_path / "ck"
     env = dict(os.environ, HUBTRAIN_LOG_LEVEL="INFO")

@@ -65,6 +65,7 @@ def _kill_at(run, kind, what):
     run.kill()
 
 
+@pytest.mark.slow
 def test_sigkill_at_20_instants_resumes_each_time_and_ends_bit_identical(tmp_path, data, straight):
     ckpt = str(tmp_path / "ck")
     expected, cut_writes = None, 0

@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 import paddle
+import pytest
 
 import hubtrain as hub
 from launch import SCRIPTS, launch_two
@@ -18,6 +19,7 @@ def _launch(tmp_path, name, mode, ckpt=None):
     return done, out, logs
 
 
+@pytest.mark.slow
 def test_two_processes_train_in_step_and_evaluate_every_sample_once(tmp_path, digits):
     done, out, logs = _launch(tmp_path, "run", "train")
     assert done.returncode == 0, "".join(logs.values())[-3000:]
@@ -44,6 +46,7 @@ def test_two_processes_train_in_step_and_evaluate_every_sample_once(tmp_path, di
     assert "[   TRAIN]" in worker0 and "[   TRAIN]" not in worker1
 
 
+@pytest.mark.slow
 def test_two_process_run_resumed_ends_where_an_uninterrupted_one_does(tmp_path):
     done, straight, logs = _launch(tmp_path, "straight", "train")
     assert done.returncode == 0, "".join(logs.values())[-3000:]

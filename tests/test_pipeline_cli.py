@@ -82,6 +82,7 @@ def test_a_failing_stage_exits_1_naming_the_entry_and_stage(tmp_path, tiny_bert_
     assert "RuntimeError: disk full (raised at" in err and "boom.py:5" in err
 
 
+@pytest.mark.slow
 def test_hubtrain_run_under_distributed_launch_two_processes(tmp_path, tiny_bert_dir):
     ws = str(tmp_path / "ws")
     entries = TRAIN_ENTRY + "  - {name: test, class: evaluate, phases: [test]}\n"

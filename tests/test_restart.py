@@ -17,8 +17,6 @@ from nodes import free_port
 from pipeline_workspace import TRAIN_ENTRY, write_file, write_run_file
 from tiny_text import sentiment_rows
 
-pytestmark = pytest.mark.slow
-
 # 64 examples / 2 processes / 16 a batch: 2 steps an epoch, 16 in all; checkpoints at 4, 8, 12, 16
 ENTRY = (TRAIN_ENTRY.replace("epochs: 2", "epochs: 8") + "    save_ckpt_interval: 4\n"
          '    runner_class_path: "{workspace}/dying.py"\n')
@@ -116,6 +114,7 @@ def uninterrupted(tmp_path_factory, tiny_bert_dir):
     return ws
 
 
+@pytest.mark.slow
 def test_a_killed_worker_restarts_the_job_which_ends_as_if_never_interrupted(tmp_path, tiny_bert_dir, uninterrupted):
     ws = _workspace(tmp_path / "ws", tiny_bert_dir, kill_at=10)
     (code0, out0, err0), (code1, out1, err1) = _two_nodes(ws, max_restart=2)
@@ -126,10 +125,13 @@ def test_a_killed_worker_restarts_the_job_which_ends_as_if_never_interrupted(tmp
     log1 = ws / "ckpt" / "logs" / "node1" / "workerlog.0"
     said1 = [line for line in out1.splitlines() if "the job failed on this node" in line]
     assert len(said1) == 1, out1[-3000:]
-    assert f"rank 1 (worker 0 of this node) ended with signal SIGKILL; its log: {log1}" in said1[0]
+    assert "rank 1 (worker 0 of this node) ended with signal SIGKILL without a word in its log" in said1[0]
+    assert f"its log: {log1}" in said1[0]
     assert "Starting it again (restart 1 of 2)" in said1[0]
     said0 = [line for line in out0.splitlines() if "the job failed on this node" in line]
-    assert len(said0) == 1 and "rank 0 (worker 0 of this node) ended with" in said0[0], out0[-3000:]
+    assert len(said0) == 1, out0[-3000:]
+    assert "rank 0 (worker 0 of this node) ended with signal SIGABRT after its connection to another rank broke " \
+           "(a consequence, not the cause)" in said0[0]
     assert f"newest checkpoint here is {ws / 'ckpt' / 'step_8'}" in said0[0]
     starts = [line for line in out0.splitlines() if "starting 1 processes on this node of 2" in line]
     assert len(starts) == 2 and "--job_id hubtrain-restart1" in starts[1] and "--job_id" not in starts[0]
@@ -151,21 +153,29 @@ def test_a_killed_worker_restarts_the_job_which_ends_as_if_never_interrupted(tmp
         mine["steps"] == 16
 
 
+@pytest.mark.slow
 def test_a_worker_that_dies_at_every_start_stops_the_job_naming_it(tmp_path, tiny_bert_dir):
+    """On one node of 2 processes: both workers fail each time (rank 0 aborts on the broken
+    connection), and the message names rank 1, the one killed, first."""
     ws = _workspace(tmp_path / "ws", tiny_bert_dir, kill_at=10, every_start=True)
-    (code0, out0, err0), (code1, out1, err1) = _two_nodes(ws, max_restart=1)
+    done = subprocess.run([sys.executable, "-m", "hubtrain", "run", "run.yaml", "--nproc", "2", "--max-restart", "1"],
+                          cwd=str(ws), env=_env(), text=True, capture_output=True, timeout=300)
     assert (ws / "killed").read_text() == "rank 1 killed at step 10\n" * 2
-    assert code1 == 256 - 9 and code0 != 0, (err0 + err1)[-4000:]
+    assert done.returncode != 0, done.stderr[-3000:]
 
-    log1 = ws / "ckpt" / "logs" / "node1" / "workerlog.0"
-    stopped = [line for line in out1.splitlines() if "the job stopped after 1 restart" in line]
-    assert len(stopped) == 1, out1[-3000:]
-    assert f"rank 1 (worker 0 of this node) ended with signal SIGKILL; its log: {log1}" in stopped[0]
-    assert f"newest checkpoint here is {ws / 'ckpt' / 'step_8'}" in stopped[0]
-    assert "ERROR" in stopped[0]
-    assert any("the job stopped after 1 restart" in line for line in out0.splitlines()), out0[-3000:]
-    # that log holds both starts: the launcher appends to it
-    assert (ws / "ckpt" / "logs" / "node0" / "workerlog.0").read_text().count("Resuming from checkpoint") == 1
+    logs = ws / "ckpt" / "logs"
+    failed = [line for line in done.stdout.splitlines() if "the job failed on this node" in line]
+    stopped = [line for line in done.stdout.splitlines() if "the job stopped after 1 restart" in line]
+    assert len(failed) == 1 and len(stopped) == 1, done.stdout[-3000:]
+    for said in (failed[0], stopped[0]):
+        first, second = said.split("): ", 1)[1].split("; its log: ")[:2]
+        assert first.startswith("rank 1 (worker 1 of this node) ended without a word in its log, as a process "
+                                "ended from outside does (SIGKILL"), said
+        assert second.startswith(f"{logs / 'workerlog.1'}; rank 0 (worker 0 of this node) ended with signal "
+                                 f"SIGABRT after its connection to another rank broke"), said
+    assert "ERROR" in stopped[0] and f"newest checkpoint here is {ws / 'ckpt' / 'step_8'}" in stopped[0]
+    # the logs hold both starts: the launcher appends to them
+    assert (logs / "workerlog.0").read_text().count("Resuming from checkpoint") == 1
 
     steps = sorted(int(name[5:]) for name in os.listdir(ws / "ckpt") if name.startswith("step_"))
     assert steps == [4, 8]                                       # none lost, none half-written
@@ -174,15 +184,23 @@ def test_a_worker_that_dies_at_every_start_stops_the_job_naming_it(tmp_path, tin
     assert not (ws / "ckpt" / "run_summary.json").exists()
 
 
-def test_the_launchers_failure_lines_name_each_worker_by_its_rank_in_the_job(tmp_path):
-    (tmp_path / "envlog.1").write_text("PADDLE_LOCAL_RANK=1\nPADDLE_TRAINER_ID=3\n")
+def test_a_failure_names_the_cause_first_from_the_launcher_and_the_logs(tmp_path):
+    """The launcher names one failed worker and its exit code; each worker's log, from where this
+    start began, says whether it raised, lost a peer, or ended without a word."""
+    for local, rank, earlier, now in ((0, 4, "", "W1207 backward.cc] raises gloo::IoException\nterminate called\n"),
+                                      (1, 5, "ValueError: from the start before\n", "step 3\n"),
+                                      (2, 6, "", "Traceback (most recent call last):\nValueError: bad batch 7\n")):
+        (tmp_path / f"envlog.{local}").write_text(f"PADDLE_LOCAL_RANK={local}\nPADDLE_TRAINER_ID={rank}\n")
+        (tmp_path / f"workerlog.{local}").write_text(earlier + now)
+    offsets = {local: len(earlier) for local, earlier in ((0, ""), (1, "ValueError: from the start before\n"), (2, ""))}
     lines = ["LAUNCH INFO 2026-12-07 Pod failed\n",
-             f"Container rank 1 status failed cmd ['python', 'x.py'] code -9 log {tmp_path}/workerlog.1\n",
-             f"Container rank 0 status failed cmd ['python', 'x.py'] code 1 log {tmp_path}/workerlog.0\n"]
-    first, second = failed_workers(lines, str(tmp_path))
-    assert str(first) == f"rank 3 (worker 1 of this node) ended with signal SIGKILL; its log: {tmp_path}/workerlog.1"
-    assert str(second) == f"worker 0 of this node ended with exit code 1; its log: {tmp_path}/workerlog.0"
-    # (no envlog.0: its rank in the job is not known)
+             f"Container rank 0 status failed cmd ['python', 'x.py'] code -6 log {tmp_path}/workerlog.0\n"]
+    raised, silent, peer = failed_workers(lines, str(tmp_path), 3, offsets)
+    assert str(raised) == f"rank 6 (worker 2 of this node) ended, its log ending 'ValueError: bad batch 7'; " \
+                          f"its log: {tmp_path}/workerlog.2"
+    assert str(silent).startswith("rank 5 (worker 1 of this node) ended without a word in its log")
+    assert str(peer) == f"rank 4 (worker 0 of this node) ended with signal SIGABRT after its connection to " \
+                        f"another rank broke (a consequence, not the cause); its log: {tmp_path}/workerlog.0"
 
 
 @pytest.mark.parametrize("options, said", [

@@ -41,6 +41,7 @@ def _start_and_kill(ckpt, out, progress, at_step, variant="adamw"):
     return int(open(progress).read())
 
 
+@pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_is_bit_identical(tmp_path):
     _run(tmp_path / "a", tmp_path / "a.npz", tmp_path / "a.progress")
     straight = np.load(tmp_path / "a.npz")
@@ -53,7 +54,7 @@ def test_sigkill_mid_epoch_then_resume_is_bit_identical(tmp_path):
     assert steps and steps[-1] < 114
 
     log = _run(tmp_path / "b", tmp_path / "b.npz", tmp_path / "b.progress")
-    assert f"Resuming from checkpoint" in log
+    assert "Resuming from checkpoint" in log
     resumed = np.load(tmp_path / "b.npz")
     assert sorted(resumed.files) == sorted(straight.files)
     for name in straight.files:
@@ -71,6 +72,7 @@ def test_sigkill_mid_epoch_then_resume_is_bit_identical(tmp_path):
         assert np.array_equal(value.numpy(), last_b[name].numpy()), name
 
 
+@pytest.mark.slow
 def test_finished_run_started_again_trains_nothing_more(tmp_path):
     _run(tmp_path / "c", tmp_path / "c1.npz", tmp_path / "c.progress")
     log = _run(tmp_path / "c", tmp_path / "c2.npz", tmp_path / "c.progress")
@@ -82,6 +84,7 @@ def test_finished_run_started_again_trains_nothing_more(tmp_path):
         assert np.array_equal(first[name], second[name]), name
 
 
+@pytest.mark.slow
 def test_ulmfit_with_weight_average_killed_mid_plan_resumes_bit_identical(tmp_path):
     """Killed in the second epoch (two of three blocks training), resumed: the unfreezing plan,
     the per-block rates and the weight average all carry on as if never stopped."""

@@ -33,6 +33,7 @@ def _launcher_settings(err):
     return found
 
 
+@pytest.mark.slow
 def test_run_nproc_2_trains_in_two_processes_under_the_printed_command(tmp_path, tiny_bert_dir):
     write_run_file(str(tmp_path / "ws"), tiny_bert_dir)
     proc = _hubtrain(["run", "ws/run.yaml", "--nproc", "2"], tmp_path)
@@ -108,6 +109,7 @@ def test_a_worker_of_a_launch_runs_the_command_itself(tmp_path, tiny_bert_dir, m
     assert (tmp_path / "ws" / "ckpt" / "step_4").is_dir() and not (tmp_path / "ws" / "ckpt" / "logs").exists()
 
 
+@pytest.mark.slow
 def test_sigterm_is_passed_on_to_the_launcher_which_stops_its_workers(tmp_path, tiny_bert_dir):
     ws = str(tmp_path / "ws")
     write_file(ws, "wait.py", "import os, time\nfrom hubtrain.pipeline import RunnerBase\n\nclass Runner(RunnerBase):\n"

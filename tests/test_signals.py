@@ -65,6 +65,7 @@ def test_ctrl_c_to_the_process_group_with_loader_workers(tmp_path, data):
     assert resumed_step(again.log()) == step
 
 
+@pytest.mark.slow
 def test_second_sigint_stops_at_once_without_a_checkpoint(tmp_path, data):
     ckpt = str(tmp_path / "ck")
     run = Run(tmp_path, "stopped", ckpt, data, FAULT_STEP_SLEEP=1.0)
@@ -83,6 +84,7 @@ def test_second_sigint_stops_at_once_without_a_checkpoint(tmp_path, data):
     assert again.wait() == 0 and resumed_step(again.log()) == 4
 
 
+@pytest.mark.slow
 def test_two_processes_stop_after_the_same_step(tmp_path, data):
     """SIGTERM to paddle.distributed.launch: it sends SIGTERM to both workers (up to three times),
     they agree on a step, rank 0 writes the checkpoint, both stop, and a second launch resumes."""

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from fault_tools import SCRIPTS, env, write_data
 
@@ -18,6 +19,7 @@ WARM_UP = 3_000
 BOUND = 200
 
 
+@pytest.mark.slow
 def test_memory_files_and_threads_stay_flat(tmp_path):
     data = write_data(str(tmp_path / "digits.npz"))
     out = tmp_path / "soak.json"

@@ -20,6 +20,7 @@ def _config(tmp_path, epochs, lr=5e-3, batch_size=32):
 
 
 # ---------------------------------------------------------------- multi-label
+@pytest.mark.slow
 def test_multilabel_task_learns_bbc_topics_and_uk(tmp_path):
     dataset = hub.dataset.BBCNewsMultiLabel(split=(0.4, 0.15, 0.45))
     module = hub.Module(directory=write_bert(str(tmp_path / "bert"), vocab_file=minilm_vocab(), hidden=64))

@@ -116,6 +116,7 @@ def _prior_loss(reader, num_tags):
     return float(-np.log(np.clip(prior[tags("dev")], 1e-12, None)).mean())
 
 
+@pytest.mark.slow
 def test_crf_task_learns_msra_entities(tmp_path, msra, char_bert, ner_reader):
     inputs, outputs, program = char_bert.context(trainable=True, max_seq_len=MAX_SEQ_LEN)
     task = hub.create_seq_label_task(outputs["sequence_output"], max_seq_len=MAX_SEQ_LEN,
