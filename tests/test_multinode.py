@@ -9,7 +9,7 @@ import paddle
 import pytest
 
 import hubtrain as hub
-from launch import SCRIPTS, launch_two
+from launch import SCRIPTS
 from nodes import launch_nodes
 from tiny import Digits, mlp_backbone
 
@@ -20,34 +20,30 @@ def _arrays(out, rank):
     return np.load(out / f"rank{rank}.npz")
 
 
-@pytest.fixture(scope="module")
-def two_nodes(tmp_path_factory):
-    """dist_run.py's fine-tune on 2 loopback nodes of 1 process: (its output directory, its logs)."""
-    out = tmp_path_factory.mktemp("two_nodes")
-    launchers, logs = launch_nodes([os.path.join(SCRIPTS, "dist_run.py"), out, out / "ck", "train"], out / "log",
-                                   out, nnodes=2, nproc_per_node=1, timeout=240, HUBTRAIN_LOG_LEVEL="INFO")
+@pytest.mark.parametrize("per_node", [1, 2])
+def test_two_nodes_end_as_one_node_with_the_same_processes(tmp_path, digits, per_node):
+    """dist_run.py's fine-tune on 2 loopback nodes of `per_node` processes and on one node of
+    2 x `per_node`: the same weights, dev result and predictions on every rank, bit for bit."""
+    ranks = 2 * per_node
+    argv = lambda out: [os.path.join(SCRIPTS, "dist_run.py"), out, out / "ck", "train"]  # noqa: E731
+    two_nodes, one_node = tmp_path / "two_nodes", tmp_path / "one_node"
+    launchers, logs = launch_nodes(argv(two_nodes), two_nodes / "log", tmp_path, nnodes=2, nproc_per_node=per_node,
+                                   timeout=240, HUBTRAIN_LOG_LEVEL="INFO")
     assert [launcher.returncode for launcher in launchers] == [0, 0], launchers[0].stdout[-3000:]
-    return out, logs
-
-
-def test_two_nodes_of_one_process_end_as_one_node_of_two(tmp_path, digits, two_nodes):
-    one_node = tmp_path / "one_node"
-    one_node.mkdir()
-    done, one_logs = launch_two([os.path.join(SCRIPTS, "dist_run.py"), one_node, one_node / "ck", "train"],
-                                one_node / "log", tmp_path, HUBTRAIN_LOG_LEVEL="INFO")
-    assert done.returncode == 0, "".join(one_logs.values())[-3000:]
-    two_nodes, logs = two_nodes
-    assert sorted(logs) == ["node0/workerlog.0", "node1/workerlog.0"]
+    assert sorted(logs) == [f"node{node}/workerlog.{local}" for node in (0, 1) for local in range(per_node)]
+    launchers, one_logs = launch_nodes(argv(one_node), one_node / "log", tmp_path, nnodes=1, nproc_per_node=ranks,
+                                       timeout=240, HUBTRAIN_LOG_LEVEL="INFO")
+    assert launchers[0].returncode == 0, launchers[0].stdout[-3000:]
 
     # the same weights, dev result and predictions on every rank of both jobs, bit for bit
     reference = _arrays(one_node, 0)
     for out in (one_node, two_nodes):
-        for rank in (0, 1):
+        for rank in range(ranks):
             arrays = _arrays(out, rank)
             assert sorted(arrays.files) == sorted(reference.files)
             for name in reference.files:
                 assert np.array_equal(arrays[name], reference[name]), f"{out.name} rank {rank}: {name}"
-    assert int(reference["__step"]) == 20                      # 320 samples / 2 ranks / 16, 2 epochs
+    assert int(reference["__step"]) == 2 * -(-320 // (ranks * 16))  # 320 samples / ranks / 16, 2 epochs
 
     # the dev result is one process's over the same weights: each of the 37 samples counted once
     dev = Digits(digits[1].x[:37], digits[1].y[:37])
@@ -60,17 +56,22 @@ def test_two_nodes_of_one_process_end_as_one_node_of_two(tmp_path, digits, two_n
     assert probs.shape == (37, 10)                             # in order, none repeated
     np.testing.assert_allclose(probs, np.concatenate(task.predict(dev, batch_size=8)[0]), rtol=1e-5, atol=1e-6)
 
-    # global rank 0 (node 0's process) alone wrote checkpoints and log lines; the same checkpoints
-    node0, node1 = logs["node0/workerlog.0"], logs["node1/workerlog.0"]
-    assert "Saving model checkpoint" in node0 and "Saving model checkpoint" not in node1
-    assert "[   TRAIN]" in node0 and "[   TRAIN]" not in node1
+    # global rank 0 (node 0's first process) alone wrote checkpoints and log lines; the same checkpoints
+    first = logs["node0/workerlog.0"]
+    for name, text in logs.items():
+        assert ("Saving model checkpoint" in text) == (text is first) and ("[   TRAIN]" in text) == (text is first)
     assert sorted(os.listdir(two_nodes / "ck")) == sorted(os.listdir(one_node / "ck"))
     assert (two_nodes / "ck" / "best_model" / "manifest.json").is_file()
 
-    # the math threads are split between the processes of a node, not of the job
-    assert "cpu math" in node0 and "for 2 processes)" not in node0, node0[-2000:]
-    assert "for 2 processes)" in one_logs["workerlog.0"]
+    # node 1's processes are ranks per_node.. of the job, numbered 0.. on their node
+    for local in range(per_node):
+        env = (two_nodes / "log" / "node1" / f"envlog.{local}").read_text().splitlines()
+        assert {f"PADDLE_TRAINER_ID={per_node + local}", f"PADDLE_LOCAL_RANK={local}"} <= set(env)
 
+    # the math threads are split between the processes of a node, not of the job
+    per_node_text = f"for {per_node} processes)" if per_node > 1 else "cpu math     2 math threads"
+    assert per_node_text in first and f"for {ranks} processes)" not in first, first[-2000:]
+    assert f"for {ranks} processes)" in one_logs["node0/workerlog.0"]
 
 
 def test_paddles_launcher_alone_restarts_nothing_and_the_job_stops_with_its_checkpoints(tmp_path):
