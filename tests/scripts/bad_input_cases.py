@@ -745,6 +745,29 @@ def _(ws):
     return message, "refused before the output file is opened"
 
 
+def _launch_error(ws: Workspace, options: list) -> tuple[str, str]:
+    """`hubtrain train` of a tiny BERT with launch `options`: what it said, refused before anything starts."""
+    status, message = _command_error(["train", "--module", ws.bert_dir(), "--dataset", "BaseNLPDataset",
+                                      "--checkpoint-dir", ws.path("ck"), *options])
+    assert status == 2 and not os.path.exists(ws.path("ck"))
+    return message, "refused before the launcher starts: no checkpoint folder, no worker"
+
+
+@case("cli-nnodes-without-master", "commands", "`hubtrain train ... --nproc 2 --nnodes 2` without `--master`")
+def _(ws):
+    return _launch_error(ws, ["--nproc", "2", "--nnodes", "2"])
+
+
+@case("cli-master-host-name", "commands", "`hubtrain train ... --nnodes 2 --master node1:8090` (a host name)")
+def _(ws):
+    return _launch_error(ws, ["--nnodes", "2", "--master", "node1:8090"])
+
+
+@case("cli-max-restart-without-nproc", "commands", "`hubtrain train ... --max-restart 2` without `--nproc`")
+def _(ws):
+    return _launch_error(ws, ["--max-restart", "2"])
+
+
 # (cases for the command line and data files go above this line)
 
 
