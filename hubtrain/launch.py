@@ -143,9 +143,11 @@ class FailedWorker:
             how = f" with exit code {self.code}"
         if self.words == "peer":
             why = " after its connection to another rank broke (a consequence, not the cause)"
-        elif self.words == "silent":
+        elif self.words == "silent" and self.code in (None, -signal.SIGKILL):
             why = (" without a word in its log, as a process ended from outside does (SIGKILL: the out-of-memory "
                    "killer, a lost machine, a kill by hand)")
+        elif self.words == "silent":
+            why = " without a word in its log"
         else:
             why = f", its log ending {self.words!r}"
         return f"{who} ended{how}{why}; its log: {self.log}"
