@@ -177,7 +177,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         hub.Module(name="all-minilm-l6-v2")  # converted once, here, not by every process at once
         checkpoint_dir = args.checkpoint_dir or "runs/demo"
         code = launch.run_launched(nproc, ["demo", *(argv if argv is not None else sys.argv[1:])],
-                                   os.path.join(checkpoint_dir, "logs"))
+                                   os.path.join(checkpoint_dir, "logs"), checkpoint_dir=checkpoint_dir)
         if code:
             raise SystemExit(code)
         return {}
