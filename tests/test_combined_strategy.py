@@ -8,7 +8,7 @@ import pytest
 
 import hubtrain as hub
 from hubtrain.strategy import CombinedStrategy
-from tiny import Digits, mlp_backbone
+from tiny import Digits, WeightSnapshots, ZeroBranch, mlp_backbone
 
 
 def _task(backbone=None, strategy=None, **cfg):
@@ -110,19 +110,6 @@ def test_a_real_run_steps_the_optimizers_rate_along_the_schedule_and_the_summary
 
 
 # ---------------------------------------------------------------- regularisation
-class ZeroBranch(nn.Layer):
-    """A pretrained layer whose data gradient is exactly zero beside one that is used."""
-
-    def __init__(self, seed=0):
-        super().__init__()
-        paddle.seed(seed)
-        self.used = nn.Linear(64, 32)
-        self.idle = nn.Linear(64, 32)
-
-    def forward(self, x):
-        return nn.functional.relu(self.used(x)) + 0.0 * self.idle(x)
-
-
 def _sgd_step(regularization, digits, drift=0.3, lr=0.1):
     """One SGD step of a CombinedStrategy: (values before, gradients, values after, pretrained values)."""
     task = _task(ZeroBranch())
@@ -283,24 +270,12 @@ def _params_of(network):
     return dict(network.named_parameters())
 
 
-class Snapshots(paddle.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.at = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.at.append({k: v.numpy().copy() for k, v in self.model.network.state_dict().items()})
-
-    def on_train_end(self, logs=None):
-        self.at.append({k: v.numpy().copy() for k, v in self.model.network.state_dict().items()})
-
-
 def test_gradual_unfreeze_by_params_layer_trains_layers_from_the_top_one_epoch_at_a_time(tmp_path, digits):
     # layer 1 is empty: the bottom layer waits two epochs (a layer trains from epoch max - layer + 1)
     layers = {"head.1.weight": 2, "head.1.bias": 2, "backbone.0.weight": 0}
     strategy = CombinedStrategy(learning_rate=1e-2, scheduler={"gradual_unfreeze": {"params_layer": layers}})
     task = _task(strategy=strategy, num_epoch=3, batch_size=32, checkpoint_dir=str(tmp_path / "ck"))
-    snaps = Snapshots()
+    snaps = WeightSnapshots()
     task.finetune(Digits(digits[0].x[:128], digits[0].y[:128]), callbacks=[snaps])
     e1, e2, e3, end = snaps.at
 

@@ -22,7 +22,7 @@ from hubtrain.log import logger
 from hubtrain.metrics import squad_em_f1
 from hubtrain.metrics.cmrc2018 import cmrc2018_exact_match, cmrc2018_f1
 from hubtrain.metrics.squad import token_f1
-from tiny import Digits, mlp_backbone
+from tiny import Digits, Vectors, mlp_backbone
 
 
 # ---------------------------------------------------------------- the guide's custom task
@@ -271,18 +271,6 @@ def test_text_classifier_returns_label_names_and_takes_encoded_records(sentiment
 
 
 # ---------------------------------------------------------------- multi-label and regression on digits
-class _Targets(paddle.io.Dataset):
-    def __init__(self, x, y):
-        super().__init__()
-        self.x, self.y = x.astype("float32"), y.astype("float32")
-
-    def __getitem__(self, i):
-        return self.x[i], self.y[i]
-
-    def __len__(self):
-        return len(self.x)
-
-
 def _config(tmp_path, name, epochs=3):
     return hub.RunConfig(num_epoch=epochs, batch_size=50, seed=0, log_interval=1000, checkpoint_dir=str(tmp_path / name),
                          strategy=hub.DefaultFinetuneStrategy(learning_rate=1e-2, regularization_coeff=0.0))
@@ -290,8 +278,8 @@ def _config(tmp_path, name, epochs=3):
 
 def test_multilabel_scores_and_label_dicts(tmp_path, digits):
     flags = lambda y: np.stack([y % 2 == 0, y >= 5], axis=1)  # noqa: E731 - "even", "big"
-    train = _Targets(digits[0].x[:400], flags(digits[0].y[:400]))
-    dev = _Targets(digits[1].x[:100], flags(digits[1].y[:100]))
+    train = Vectors(digits[0].x[:400], flags(digits[0].y[:400]))
+    dev = Vectors(digits[1].x[:100], flags(digits[1].y[:100]))
     task = hub.MultiLabelClassifierTask(mlp_backbone(), num_classes=2, feature_dim=64, metrics_choices=["auc", "f1"],
                                         config=_config(tmp_path, "ml"))
     task.finetune(train)
@@ -310,8 +298,8 @@ def test_multilabel_scores_and_label_dicts(tmp_path, digits):
 
 
 def test_regression_scores_and_values(tmp_path, digits):
-    train = _Targets(digits[0].x[:400], digits[0].y[:400, None] / 9.0)
-    dev = _Targets(digits[1].x[:100], digits[1].y[:100, None] / 9.0)
+    train = Vectors(digits[0].x[:400], digits[0].y[:400, None] / 9.0)
+    dev = Vectors(digits[1].x[:100], digits[1].y[:100, None] / 9.0)
     task = hub.RegressionTask(mlp_backbone(), feature_dim=64, metrics_choices=["pearson", "mse"], dropout=0.0,
                               config=_config(tmp_path, "reg"))
     task.finetune(train)

@@ -7,7 +7,7 @@ import pytest
 
 import hubtrain as hub
 from hubtrain.strategy.blocks import layer_units, split_blocks
-from tiny import Digits
+from tiny import Digits, WeightSnapshots, ZeroBranch
 
 OPTIMIZER_NAMES = ["sgd", "momentum", "adam", "adamw", "adagrad", "rmsprop", "lamb"]
 
@@ -15,19 +15,6 @@ OPTIMIZER_NAMES = ["sgd", "momentum", "adam", "adamw", "adagrad", "rmsprop", "la
 def deep_backbone(seed=0):
     paddle.seed(seed)
     return nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU())
-
-
-class ZeroBranch(nn.Layer):
-    """A backbone with a pretrained layer whose data gradient is exactly zero."""
-
-    def __init__(self, seed=0):
-        super().__init__()
-        paddle.seed(seed)
-        self.used = nn.Linear(64, 32)
-        self.idle = nn.Linear(64, 32)
-
-    def forward(self, x):
-        return nn.functional.relu(self.used(x)) + 0.0 * self.idle(x)
 
 
 def _task(backbone, strategy=None, **cfg):
@@ -181,23 +168,11 @@ def test_a_strategy_resets_what_an_earlier_one_set_on_the_same_network():
 
 
 # ---------------------------------------------------------------- gradual unfreezing
-class Snapshots(paddle.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.at = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.at.append({k: v.numpy().copy() for k, v in self.model.network.state_dict().items()})
-
-    def on_train_end(self, logs=None):
-        self.at.append({k: v.numpy().copy() for k, v in self.model.network.state_dict().items()})
-
-
 def test_gradual_unfreezing_keeps_frozen_blocks_bit_unchanged_then_trains_them(tmp_path, digits):
     train = Digits(digits[0].x[:320], digits[0].y[:320])
     strategy = hub.ULMFiTStrategy(learning_rate=1e-2, dis_blocks=0, frz_blocks=3)
     task = _task(deep_backbone(), strategy, num_epoch=4, batch_size=32, checkpoint_dir=str(tmp_path / "ck"))
-    snaps = Snapshots()
+    snaps = WeightSnapshots()
     task.finetune(train, callbacks=[snaps])
     e1, e2, e3, e4, end = snaps.at   # weights when each epoch begins, and at the end
     bottom = ["backbone.0.weight", "backbone.0.bias", "backbone.2.weight", "backbone.2.bias"]

@@ -10,6 +10,7 @@ from sklearn.metrics import roc_auc_score
 
 import hubtrain as hub
 from hubtrain.data.example import LabelError
+from tiny import Vectors
 from tiny_tasks import minilm_vocab, write_bert
 
 
@@ -51,18 +52,6 @@ def test_multilabel_task_learns_bbc_topics_and_uk(tmp_path):
                                                    for j in range(targets.shape[1])]), abs=1e-6)
 
 
-class _Vectors(paddle.io.Dataset):
-    def __init__(self, x, y):
-        super().__init__()
-        self.x, self.y = x.astype("float32"), y.astype("float32")
-
-    def __getitem__(self, i):
-        return self.x[i], self.y[i]
-
-    def __len__(self):
-        return len(self.x)
-
-
 def test_multilabel_targets_must_be_flags(tmp_path):
     rng = np.random.RandomState(0)
     x, y = rng.rand(40, 8), (rng.rand(40, 3) > 0.5).astype("float32")
@@ -71,7 +60,7 @@ def test_multilabel_targets_must_be_flags(tmp_path):
     task = hub.MultiLabelClassifierTask(nn.Sequential(nn.Linear(8, 16), nn.ReLU()), num_classes=3, feature_dim=16,
                                         config=_config(tmp_path, epochs=1, batch_size=8))
     with pytest.raises(LabelError, match="must be 0 or 1") as err:
-        task.finetune(_Vectors(x, y))
+        task.finetune(Vectors(x, y))
     assert "train example 13" in str(err.value) and "0/1" in str(err.value)
 
 
@@ -80,7 +69,7 @@ def _diabetes():
     x, y = load_diabetes(return_X_y=True)
     x = (x - x[:300].mean(0)) / x[:300].std(0)
     y = (y - y[:300].mean()) / y[:300].std()
-    return _Vectors(x[:300], y[:300, None]), _Vectors(x[300:], y[300:, None]), y
+    return Vectors(x[:300], y[:300, None]), Vectors(x[300:], y[300:, None]), y
 
 
 def test_regression_task_fits_diabetes(tmp_path):

@@ -10,6 +10,7 @@ import paddle
 
 from ..serialization.records import RecordError, pack_record
 from ..state import TrainState
+from . import distributed
 from .checkpoint import (CALLBACKS, FORMAT, OPTIMIZER, RNG, SCALER, STEP_NEEDS, TRAINER_STATE, WEIGHTS, CheckpointError,
                          CheckpointManager, capture_rng, network_signature, restore_rng)
 from .report import log
@@ -170,7 +171,7 @@ def restore_latest(run: Resumable, manager: CheckpointManager) -> Optional[str]:
             f"moments start afresh, so the run will not end as an uninterrupted one would.", level=30)
     if run.scaler is not None and SCALER in files:
         run.scaler.load_state_dict(files[SCALER])
-    restore_rng(files[RNG], paddle.distributed.get_rank(), paddle.distributed.get_world_size())
+    restore_rng(files[RNG], distributed.rank(), distributed.world_size())
     saved = TrainState.from_dict(files[TRAINER_STATE])
     run.callbacks.load_state_dict(_by_key(files.get(CALLBACKS, {}), run.callbacks))
     for f in dataclasses.fields(TrainState):
